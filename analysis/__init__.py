@@ -1,0 +1,35 @@
+"""The analyses, one module each; run_all runs every one on a stored crawl and marks findings new or recurring."""
+
+from __future__ import annotations
+
+import importlib
+
+from crawler import store
+from crawler.config import Options
+
+# Order matters only for the printed summary.
+ANALYSES = ["links", "readability", "topics", "onpage"]
+
+
+def available() -> list[str]:
+    names = []
+    for name in ANALYSES:
+        try:
+            importlib.import_module(f"analysis.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"analysis.{name}":
+                raise
+            continue
+        names.append(name)
+    return names
+
+
+def run_all(con, crawl_id: int, options: Options) -> dict[str, int]:
+    """Run every analysis on the crawl; returns {kind: number of findings}."""
+    counts: dict[str, int] = {}
+    for name in available():
+        module = importlib.import_module(f"analysis.{name}")
+        counts.update(module.analyse(con, crawl_id, options))
+    store.finalize_flags(con, crawl_id)
+    con.execute("UPDATE crawls SET analysed_at = ? WHERE crawl_id = ?", [store.utcnow(), crawl_id])
+    return counts

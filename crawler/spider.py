@@ -1,0 +1,450 @@
+"""The audit spider: crawls the site's hosts breadth-first, checks links elsewhere, records every outcome."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest, StopDownload
+from scrapy import exceptions as scrapy_errors
+from scrapy.http import HtmlResponse, Request, TextResponse
+from scrapy.utils.sitemap import Sitemap
+from w3lib.encoding import html_to_unicode
+from twisted.internet.error import (ConnectionDone, ConnectionLost, ConnectionRefusedError,
+                                    DNSLookupError, TCPTimedOutError, TimeoutError)
+from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+
+from crawler import store
+from crawler.config import Options
+from crawler.extract import extract
+from crawler.items import FetchItem, PageItem, SitemapItem
+from crawler.urls import host_key, normalize, strip_tracking, trap_reason, url_shape
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+HEAD_FALLBACK = {400, 403, 405, 406, 409, 501}   # servers that refuse HEAD but answer GET
+SITEMAP_MAX_BYTES = 50 * 1024 * 1024             # the sitemaps.org limit, uncompressed
+SITEMAP_LINE = re.compile(rb"^\s*sitemap\s*:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+SITEMAP_PRIORITY = -1_000_000                    # after every linked page: links decide depth
+
+
+@dataclass
+class CrawlContext:
+    """What the spider needs to know about the crawl, and where its rows go."""
+    crawl_id: int
+    options: Options
+    start_urls: list[str]
+    site_hosts: frozenset[str]
+    con: Any                                  # DuckDB connection, used from the reactor thread
+    writer: store.BatchWriter
+    cached: dict[str, str | None] = field(default_factory=dict)  # fresh external checks: url -> redirect_to
+    cached_used: set[str] = field(default_factory=set)
+    resumed: bool = False
+
+
+class _Never(Exception):
+    pass
+
+
+def _scrapy_error(name: str) -> type[BaseException]:
+    # Scrapy 2.13+ wraps Twisted's errors in its own types; older releases lack them.
+    return getattr(scrapy_errors, name, _Never)
+
+
+def describe_failure(failure) -> tuple[str, str]:
+    """(outcome, error) for a failed request: what an editor reads in the report."""
+    exc = failure.value
+    if isinstance(exc, IgnoreRequest):
+        text = str(exc)
+        if "robots.txt" in text.lower():
+            return "blocked_by_robots", "blocked by robots.txt"
+        return "error", f"not fetched: {text[:200]}"
+    if isinstance(exc, (TimeoutError, TCPTimedOutError, _scrapy_error("DownloadTimeoutError"))):
+        return "error", "timeout"
+    if isinstance(exc, (ConnectionRefusedError, _scrapy_error("DownloadConnectionRefusedError"))):
+        return "error", "connection refused"
+    if isinstance(exc, (DNSLookupError, _scrapy_error("CannotResolveHostError"))):
+        return "error", "DNS lookup failed"
+    if isinstance(exc, _scrapy_error("UnsupportedURLSchemeError")):
+        return "error", "invalid URL: unsupported scheme"
+    text = f"{type(exc).__name__}: {exc}"
+    if "maxsize" in text.lower() or "DOWNLOAD_MAXSIZE" in text or "exceeded" in text.lower():
+        return "error", "too large"
+    if "SSL" in text or "TLS" in text or "certificate" in text.lower():
+        return "error", "TLS error"
+    if isinstance(exc, (ResponseNeverReceived, ResponseFailed, ConnectionLost, ConnectionDone)):
+        reasons = " ".join(str(r.value) for r in getattr(exc, "reasons", []) or [])
+        if "SSL" in reasons or "certificate" in reasons.lower():
+            return "error", "TLS error"
+        if "maxsize" in reasons.lower() or "cancel" in reasons.lower():
+            return "error", "too large"
+        return "error", "connection lost"
+    return "error", text[:200]
+
+
+def _utf8_or_none(body: bytes) -> str | None:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return "utf-8"
+
+
+def decode_html(content_type: str | None, body: bytes) -> tuple[str, str]:
+    """(text, encoding): BOM, then the header's charset, then <meta>, then UTF-8 if the bytes
+    are valid UTF-8, else windows-1252, the web's default for undeclared pages (WHATWG)."""
+    encoding, text = html_to_unicode(content_type, body, default_encoding="cp1252",
+                                     auto_detect_fun=_utf8_or_none)
+    return text, encoding
+
+
+def is_binary(body: bytes) -> bool:
+    return b"\x00" in body[:4096]
+
+
+class AuditSpider(scrapy.Spider):
+    name = "content-audit"
+
+    def __init__(self, ctx: CrawlContext, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ctx = ctx
+        self.options = ctx.options
+        self.state: dict = {}  # replaced by Scrapy's SpiderState from JOBDIR when resuming
+        self.counters = {"pages": 0, "responses": 0, "errors": 0, "links": 0}
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider.on_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(spider.on_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider.on_headers, signal=signals.headers_received)
+        crawler.signals.connect(spider.on_downloading, signal=signals.request_reached_downloader)
+        return spider
+
+    # --- budget and state -------------------------------------------------------------------
+
+    def _st(self, key: str, default):
+        return self.state.setdefault(key, default)
+
+    def on_scheduled(self, request, spider=None):
+        if request.meta.get("purpose") == "crawl" and not request.meta.get("retry_times"):
+            self.state["scheduled_pages"] = self._st("scheduled_pages", 0) + 1
+
+    def on_dropped(self, request, spider=None):
+        if request.meta.get("purpose") == "crawl" and not request.meta.get("retry_times"):
+            self.state["scheduled_pages"] = self._st("scheduled_pages", 0) - 1
+
+    def on_downloading(self, request, spider=None):
+        # Remembered until answered: Ctrl-C loses requests in flight, --resume asks for them again.
+        meta = request.meta
+        if meta.get("purpose") in ("crawl", "check"):
+            self._st("inflight", {})[meta["url"]] = (meta["purpose"], meta.get("depth"), meta.get("found_by"))
+
+    def answered(self, request) -> None:
+        self._st("inflight", {}).pop(request.meta.get("url"), None)
+
+    def budget_left(self) -> int:
+        return self.options.max_pages - self._st("scheduled_pages", 0)
+
+    def on_headers(self, headers, body_length, request, spider=None):
+        """Stop downloading bodies we will not parse: checks, and non-HTML files of the site."""
+        purpose = request.meta.get("purpose")
+        if purpose == "check" and request.method == "GET" and not request.meta.get("want_body"):
+            raise StopDownload(fail=False)
+        if purpose == "crawl":
+            ctype = headers.get(b"Content-Type", b"").decode("latin-1").lower()
+            if ctype and not any(t in ctype for t in HTML_TYPES):
+                raise StopDownload(fail=False)
+
+    # --- requests -------------------------------------------------------------------------------
+
+    def page_request(self, url: str, depth: int | None, found_by: str, shape: str = "",
+                     run: int = 1, priority: int | None = None) -> Request:
+        return Request(
+            url, callback=self.parse_page, errback=self.on_error,
+            priority=-(depth or 0) if priority is None else priority,
+            meta={"url": url, "purpose": "crawl", "depth": depth, "found_by": found_by,
+                  "shape": shape, "run": run, "download_slot": host_key(url),
+                  "handle_httpstatus_all": True, "dont_redirect": True},
+        )
+
+    def check_request(self, url: str, depth: int | None, found_by: str, method: str = "HEAD",
+                      dont_filter: bool = False) -> Request:
+        return Request(
+            url, method=method, callback=self.parse_check, errback=self.on_error,
+            dont_filter=dont_filter, priority=-(depth or 0) - 1,
+            meta={"url": url, "purpose": "check", "depth": depth, "found_by": found_by,
+                  "download_slot": host_key(url), "handle_httpstatus_all": True,
+                  "dont_redirect": True},
+        )
+
+    async def start(self):
+        if not self.ctx.resumed or not self._st("sitemaps_done", False):
+            for host in sorted(self.ctx.site_hosts):
+                base = self._base_for(host)
+                yield Request(f"{base}/robots.txt", callback=self.parse_robots,
+                              errback=self.on_meta_error, dont_filter=True, priority=1000,
+                              meta={"purpose": "robots", "dont_obey_robotstxt": True,
+                                    "download_slot": host, "handle_httpstatus_all": True,
+                                    "base": base})
+        for url in self.ctx.start_urls:
+            yield self.page_request(url, 0, "start", url_shape(url), 1)
+        for url, (purpose, depth, found_by) in list(self._st("inflight", {}).items()):
+            if purpose == "crawl":
+                req = self.page_request(url, depth, found_by, url_shape(url), 1)
+            else:
+                req = self.check_request(url, depth, found_by)
+            yield req.replace(dont_filter=True)
+
+    def _base_for(self, host: str) -> str:
+        for url in self.ctx.start_urls:
+            if host_key(url) == host:
+                return url.split("/", 3)[0] + "//" + url.split("/", 3)[2]
+        name, port = host.rsplit(":", 1)
+        return f"{'https' if port == '443' else 'http'}://{name}" + ("" if port in ("80", "443") else f":{port}")
+
+    # --- robots.txt and sitemaps ------------------------------------------------------------
+
+    def parse_robots(self, response):
+        sitemaps = []
+        if response.status == 200:
+            sitemaps = [m.decode("utf-8", "replace") for m in SITEMAP_LINE.findall(response.body[:1_000_000])]
+        sitemaps.append(response.meta["base"] + "/sitemap.xml")
+        for sm in sitemaps:
+            try:
+                url = normalize(response.urljoin(sm))
+            except ValueError:
+                continue
+            yield self._sitemap_request(url)
+
+    def _sitemap_request(self, url: str) -> Request:
+        return Request(url, callback=self.parse_sitemap, errback=self.on_meta_error, priority=900,
+                       meta={"purpose": "sitemap", "dont_obey_robotstxt": True,
+                             "download_slot": host_key(url), "handle_httpstatus_all": True})
+
+    def parse_sitemap(self, response):
+        if response.status != 200:
+            return
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            try:
+                with gzip.GzipFile(fileobj=__import__("io").BytesIO(body)) as fh:
+                    body = fh.read(SITEMAP_MAX_BYTES)
+            except (OSError, EOFError):
+                return
+        try:
+            sitemap = Sitemap(body)
+        except Exception:  # lxml raises several types on junk; a bad sitemap adds no URLs
+            return
+        urls: list[str] = []
+        for entry in sitemap:
+            loc = (entry.get("loc") or "").strip()
+            try:
+                url = normalize(response.urljoin(loc))
+            except ValueError:
+                continue
+            if sitemap.type == "sitemapindex":
+                yield self._sitemap_request(url)
+            elif host_key(url) in self.ctx.site_hosts:
+                urls.append(url)
+        if urls:
+            yield SitemapItem(sitemap=response.url, urls=urls)
+
+    def on_meta_error(self, failure):
+        return None  # robots.txt or a sitemap could not be fetched: the crawl goes on without it
+
+    def on_idle(self, spider=None):
+        """When links are exhausted, crawl the sitemap URLs no link reached (sitemap-only pages)."""
+        if self._st("sitemaps_done", False):
+            return
+        self.state["sitemaps_done"] = True
+        self.ctx.writer.flush()
+        cur = self.ctx.con.cursor()
+        cur.execute(
+            "SELECT DISTINCT s.url FROM sitemap_urls s WHERE s.crawl_id = ? AND s.url NOT IN "
+            "(SELECT url FROM responses WHERE crawl_id = ?) ORDER BY s.url",
+            [self.ctx.crawl_id, self.ctx.crawl_id],
+        )
+        added = 0
+        while rows := cur.fetchmany(1000):
+            for (url,) in rows:
+                if self.budget_left() <= 0:
+                    break
+                self.crawler.engine.crawl(self.page_request(url, None, "sitemap", url_shape(url), 1,
+                                                            priority=SITEMAP_PRIORITY))
+                added += 1
+        cur.close()
+        if added:
+            raise DontCloseSpider
+
+    # --- responses ------------------------------------------------------------------------------
+
+    def _row(self, request: Request, **values) -> dict:
+        meta = request.meta
+        url = meta.get("url", request.url)
+        row = {
+            "crawl_id": self.ctx.crawl_id, "url": url, "host": host_key(url),
+            "is_internal": host_key(url) in self.ctx.site_hosts, "purpose": meta.get("purpose"),
+            "depth": meta.get("depth"), "found_by": meta.get("found_by"),
+            "method": request.method, "attempts": 1 + meta.get("retry_times", 0),
+            "fetched_at": store.utcnow(),
+        }
+        row.update(values)
+        return row
+
+    def _response_row(self, response) -> dict:
+        headers = response.headers
+        ctype = headers.get(b"Content-Type", b"").decode("latin-1") or None
+        size = len(response.body)
+        if "download_stopped" in response.flags or not size:
+            length = headers.get(b"Content-Length", b"").decode("latin-1").strip()
+            size = int(length) if length.isdigit() else size
+        redirect_to = None
+        if 300 <= response.status < 400 and b"Location" in headers:
+            location = headers.get(b"Location").decode("latin-1")
+            try:
+                redirect_to = normalize(response.urljoin(location.strip()))
+            except ValueError:
+                redirect_to = None
+        latency = response.meta.get("download_latency")
+        return self._row(
+            response.request, outcome="fetched", status=response.status, redirect_to=redirect_to,
+            content_type=ctype, bytes=size,
+            response_ms=round(latency * 1000, 1) if latency is not None else None,
+            x_robots_tag=(b", ".join(headers.getlist(b"X-Robots-Tag")).decode("latin-1") or None),
+            error=None if redirect_to or not (300 <= response.status < 400) else "redirect without a valid Location",
+        )
+
+    def parse_page(self, response):
+        self.answered(response.request)
+        row = self._response_row(response)
+        self.counters["responses"] += 1
+        meta = response.meta
+        if row["redirect_to"]:
+            yield FetchItem(row)
+            yield from self.follow_redirect(row["redirect_to"], meta)
+            return
+        if not (200 <= response.status < 300) or not isinstance(response, TextResponse):
+            yield FetchItem(row)
+            return
+        ctype = (row["content_type"] or "").lower()
+        if ctype and not any(t in ctype for t in HTML_TYPES):
+            yield FetchItem(row)
+            return
+        if is_binary(response.body):
+            row["error"] = "binary content served as HTML"
+            yield FetchItem(row)
+            return
+        text, row["charset"] = decode_html(row["content_type"], response.body)
+        page = extract(text, row["url"], self.ctx.site_hosts)
+        yield FetchItem(row)
+        yield PageItem(url=row["url"], page={
+            "crawl_id": self.ctx.crawl_id, "url": row["url"], "title": page.title,
+            "title_count": page.title_count, "meta_description": page.meta_description,
+            "meta_robots": page.meta_robots, "canonical": page.canonical, "lang": page.lang,
+            "h1": page.h1, "headings": page.headings, "anchors": page.anchors,
+            "word_count": page.word_count, "main_words": page.main_words,
+            "link_count": sum(1 for l in page.links if l["element"] != "img"),
+            "image_count": sum(1 for l in page.links if l["element"] == "img"),
+        }, blocks=page.blocks, links=page.links)
+        self.counters["pages"] += 1
+        self.counters["links"] += len(page.links)
+        yield from self.follow_links(page.links, meta)
+
+    def follow_links(self, links: list[dict], meta: dict) -> Iterator[Request]:
+        depth = (meta.get("depth") or 0) + 1
+        seen: set[str] = set()
+        for link in links:
+            url = link["url"]
+            if url is None or url in seen:
+                continue
+            seen.add(url)
+            if link["target_type"] == "internal":
+                if link["element"] == "img":
+                    yield self.check_request(url, depth, "link")
+                else:
+                    yield from self.follow(url, depth, "link", meta)
+            elif link["target_type"] == "external" and not self.options.no_external:
+                yield from self.check(url, depth, "link")
+
+    def follow(self, url: str, depth: int, found_by: str, parent: dict) -> Iterator[Request]:
+        """Request a page of the site, unless it is past a limit or looks like a trap."""
+        url = strip_tracking(url)
+        if depth > self.options.max_depth:
+            self.state["past_max_depth"] = self._st("past_max_depth", 0) + 1
+            return
+        reason = trap_reason(url, self.options.max_query_length, self.options.max_path_segments)
+        shape = url_shape(url)
+        run = parent.get("run", 1) + 1 if shape == parent.get("shape") else 1
+        if reason is None and run > self.options.trap_chain:
+            reason = f"more than {self.options.trap_chain} URLs of one pattern, each linked from the last"
+        if reason:
+            yield from self.record_trap(url, shape, reason, depth)
+            return
+        if self.budget_left() <= 0:
+            self.state["max_pages_reached"] = True
+            return
+        yield self.page_request(url, depth, found_by, shape, run)
+
+    def record_trap(self, url: str, shape: str, reason: str, depth: int):
+        trapped = self._st("trapped", [])
+        if shape in trapped:
+            return
+        trapped.append(shape)
+        req = Request(url, meta={"url": url, "purpose": "crawl", "depth": depth, "found_by": "link"})
+        yield FetchItem(self._row(req, outcome="trap", error=shape, method=None, attempts=0))
+        self.crawler.stats.inc_value("audit/traps")
+        self.logger.info("Crawler trap %s: %s", shape, reason)
+
+    def check(self, url: str, depth: int | None, found_by: str) -> Iterator[Request]:
+        """Check a link to another site: from the cache of recent checks, else HEAD."""
+        for _ in range(20):  # follow cached redirect hops, never a cached loop forever
+            if url not in self.ctx.cached:
+                yield self.check_request(url, depth, found_by)
+                return
+            if url in self.ctx.cached_used:
+                return
+            self.ctx.cached_used.add(url)
+            nxt = self.ctx.cached[url]
+            if not nxt:
+                return
+            if host_key(nxt) in self.ctx.site_hosts:
+                yield from self.follow(nxt, depth or 0, "redirect", {})
+                return
+            url = nxt
+
+    def follow_redirect(self, target: str, meta: dict) -> Iterator[Request]:
+        depth = meta.get("depth")
+        if host_key(target) in self.ctx.site_hosts and meta.get("purpose") == "crawl":
+            if self.budget_left() > 0:
+                yield self.page_request(target, depth, "redirect", meta.get("shape", ""), meta.get("run", 1))
+        elif host_key(target) in self.ctx.site_hosts:
+            yield self.check_request(target, depth, "redirect")
+        elif not self.options.no_external:
+            yield from self.check(target, depth, "redirect")
+
+    def parse_check(self, response):
+        request = response.request
+        self.answered(request)
+        if request.method == "HEAD" and response.status in HEAD_FALLBACK:
+            retry = self.check_request(response.meta["url"], response.meta.get("depth"),
+                                       response.meta.get("found_by"), method="GET", dont_filter=True)
+            yield retry
+            return
+        row = self._response_row(response)
+        self.counters["responses"] += 1
+        yield FetchItem(row)
+        if row["redirect_to"]:
+            yield from self.follow_redirect(row["redirect_to"], response.meta)
+
+    def on_error(self, failure):
+        request = failure.request
+        self.answered(request)
+        outcome, error = describe_failure(failure)
+        if outcome == "error":
+            self.counters["errors"] += 1
+        yield FetchItem(self._row(request, outcome=outcome, error=error))

@@ -1,0 +1,253 @@
+"""Content Audit's command line: crawl, analyse, report, history, recheck, demo. A thin layer over the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from crawler.config import Options, apply_overrides, load_config
+from crawler.errors import AuditError
+
+EXIT_OK, EXIT_FAIL_ON, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 3
+
+EXAMPLES = {
+    "demo": "python pipeline.py demo --out demo-report",
+    "run": "python pipeline.py run https://clinic.example/ https://blog.clinic.example/ --out report",
+    "crawl": "python pipeline.py crawl https://clinic.example/ https://blog.clinic.example/ --max-pages 500",
+    "analyse": "python pipeline.py analyse --site clinic.example",
+    "report": "python pipeline.py report --out report",
+    "history": "python pipeline.py history --site clinic.example",
+    "recheck": "python pipeline.py recheck https://clinic.example/ketamine-therapy",
+}
+HELP = {
+    "demo": "serve the bundled clinic site and blog on loopback and run the whole pipeline on it",
+    "run": "the weekly job: crawl, analyse and report in one go",
+    "crawl": "crawl only: fill the database and print a summary",
+    "analyse": "run every analysis on a stored crawl (the latest of the site by default)",
+    "report": "write the report files for a stored crawl, compared with the crawl before it",
+    "history": "list stored crawls: id, site, start, pages, status, flags",
+    "recheck": "fetch one page again and show its findings now beside those of the last crawl",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not a usage dump
+        raise AuditError(f"{message} (see `python pipeline.py {self.prog.split()[-1]} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("common options")
+    g.add_argument("--config", metavar="FILE", help="TOML file; every option below can be set there")
+    g.add_argument("--site", metavar="NAME", help="site name (default: the first start URL's host)")
+    g.add_argument("--db", metavar="PATH", help="DuckDB file (default audit.duckdb)")
+    g.add_argument("--out", metavar="DIR", help="report folder (default report)")
+    g.add_argument("--max-pages", type=int, metavar="N", help="pages of the site to crawl at most (default 10000)")
+    g.add_argument("--max-depth", type=int, metavar="N", help="link hops from a start URL (default 50)")
+    g.add_argument("--concurrency", type=int, metavar="N", help="requests at once per host of the site (default 8)")
+    g.add_argument("--timeout", type=float, metavar="SECONDS", help="per request (default 20)")
+    g.add_argument("--user-agent", metavar="STRING", help="User-Agent header")
+    g.add_argument("--no-external", action="store_true", default=None, help="do not check links to other sites")
+    g.add_argument("--fail-on", choices=["error", "warning"], help="exit 1 when findings of that severity or worse exist")
+    g.add_argument("--resume", action="store_true", default=None, help="continue the site's interrupted crawl")
+    g.add_argument("-v", "--verbose", action="store_true", default=None, help="Scrapy's log on stderr")
+    g.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress display, only results")
+
+    parser = Parser(prog="pipeline.py", description="Content Audit: crawl a site and its blog, "
+                    "find broken cross-links, hard-to-read pages and off-topic content.")
+    subs = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for name in ("demo", "run", "crawl", "analyse", "report", "history", "recheck"):
+        sp = subs.add_parser(name, parents=[common], help=HELP[name], description=HELP[name] + ".",
+                             epilog=f"example: {EXAMPLES[name]}",
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        if name in ("run", "crawl"):
+            sp.add_argument("urls", nargs="*", metavar="URL", help="start URLs; their hosts are the site")
+        if name in ("analyse", "report"):
+            sp.add_argument("--crawl", type=int, metavar="ID", help="crawl id (default: the latest)")
+        if name == "recheck":
+            sp.add_argument("url", metavar="URL", help="the page to fetch again")
+    return parser
+
+
+def options_from(args) -> Options:
+    options = load_config(args.config)
+    overrides = {
+        "site": args.site, "db": args.db, "out": args.out, "max_pages": args.max_pages,
+        "max_depth": args.max_depth, "concurrency": args.concurrency, "timeout": args.timeout,
+        "user_agent": args.user_agent, "no_external": args.no_external, "fail_on": args.fail_on,
+        "resume": args.resume, "verbose": args.verbose, "quiet": args.quiet,
+    }
+    if getattr(args, "urls", None):
+        overrides["urls"] = list(args.urls)
+    return apply_overrides(options, overrides)
+
+
+def say(options: Options, text: str = "") -> None:
+    print(text, flush=True)
+
+
+def print_crawl_summary(con, crawl_id: int, options: Options) -> None:
+    from reports.summary import crawl_summary_lines
+    for line in crawl_summary_lines(con, crawl_id):
+        say(options, line)
+
+
+def cmd_crawl(options: Options, analyse: bool, report: bool) -> int:
+    from crawler import store
+    from crawler.run import run_crawl
+
+    con = store.open_store(options.db)
+    try:
+        result = run_crawl(con, options.db, options)
+        if not options.quiet:
+            print(file=sys.stderr)
+        say(options, f"Crawl {result.crawl_id} of {result.site}: {result.status}")
+        print_crawl_summary(con, result.crawl_id, options)
+        if result.status == "interrupted":
+            say(options, f"Interrupted: what was fetched is kept. Continue with: "
+                         f"python pipeline.py crawl --resume --site {result.site} --db {options.db}")
+            return EXIT_INTERRUPTED
+        if analyse:
+            code = do_analyse(con, result.crawl_id, options)
+            if report:
+                do_report(con, result.crawl_id, options)
+            return code
+        return EXIT_OK
+    finally:
+        con.close()
+
+
+def do_analyse(con, crawl_id: int, options: Options) -> int:
+    import analysis
+
+    counts = analysis.run_all(con, crawl_id, options)
+    say(options, "Findings:")
+    for kind, n in counts.items():
+        if n:
+            say(options, f"  {kind:26} {n}")
+    if not any(counts.values()):
+        say(options, "  none")
+    return fail_on_code(con, crawl_id, options)
+
+
+def fail_on_code(con, crawl_id: int, options: Options) -> int:
+    if not options.fail_on:
+        return EXIT_OK
+    levels = ["error"] if options.fail_on == "error" else ["error", "warning"]
+    n = con.execute(
+        f"SELECT count(*) FROM flags WHERE crawl_id = ? AND severity IN ({','.join('?' * len(levels))})",
+        [crawl_id, *levels],
+    ).fetchone()[0]
+    if n:
+        say(options, f"--fail-on {options.fail_on}: {n} findings of that severity or worse")
+        return EXIT_FAIL_ON
+    return EXIT_OK
+
+
+def do_report(con, crawl_id: int, options: Options) -> None:
+    from reports import write_report
+
+    path = write_report(con, crawl_id, Path(options.out), options)
+    say(options, f"Report: {path}")
+
+
+def stored_crawl(con, args, options: Options) -> int:
+    from crawler import store
+
+    if getattr(args, "crawl", None) is not None:
+        store.crawl_info(con, args.crawl)
+        return args.crawl
+    return store.latest_crawl(con, options.site)
+
+
+def cmd_analyse(args, options: Options) -> int:
+    from crawler import store
+
+    con = store.open_store(options.db)
+    try:
+        crawl_id = stored_crawl(con, args, options)
+        return do_analyse(con, crawl_id, options)
+    finally:
+        con.close()
+
+
+def cmd_report(args, options: Options) -> int:
+    from crawler import store
+
+    con = store.open_store(options.db)
+    try:
+        crawl_id = stored_crawl(con, args, options)
+        do_report(con, crawl_id, options)
+        return fail_on_code(con, crawl_id, options)
+    finally:
+        con.close()
+
+
+def cmd_history(options: Options) -> int:
+    from crawler import store
+    from reports.summary import history_lines
+
+    con = store.open_store(options.db, read_only=True)
+    try:
+        for line in history_lines(con, options.site):
+            say(options, line)
+    finally:
+        con.close()
+    return EXIT_OK
+
+
+def cmd_demo(options: Options) -> int:
+    from demo.server import PortBusyError
+    from demo.site import start_demo_server
+
+    try:
+        server = start_demo_server()
+    except PortBusyError as exc:
+        raise AuditError(f"{exc} (is another demo running?)") from None
+    try:
+        options = replace(options, urls=[server.url("clinic"), server.url("blog")],
+                          site=options.site or "demo-clinic")
+        say(options, f"Demo site: {server.url('clinic')} (clinic) and {server.url('blog')} (blog)")
+        return cmd_crawl(options, analyse=True, report=True)
+    finally:
+        server.stop()
+
+
+def cmd_recheck(args, options: Options) -> int:
+    from crawler import store
+    from reports.recheck import recheck
+
+    con = store.open_store(options.db)
+    try:
+        return recheck(con, args.url, options)
+    finally:
+        con.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        options = options_from(args)
+        if args.command == "demo":
+            return cmd_demo(options)
+        if args.command in ("run", "crawl"):
+            return cmd_crawl(options, analyse=args.command == "run", report=args.command == "run")
+        if args.command == "analyse":
+            return cmd_analyse(args, options)
+        if args.command == "report":
+            return cmd_report(args, options)
+        if args.command == "history":
+            return cmd_history(options)
+        return cmd_recheck(args, options)
+    except AuditError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("Error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
