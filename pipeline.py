@@ -247,6 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug, not bad input: still one line, the traceback with -v
+        if "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv):
+            raise
+        print(f"Error: internal error, {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+              "(run again with -v for the traceback, and please report it)", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

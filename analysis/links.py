@@ -398,9 +398,15 @@ def orphan_findings_sql(crawl_id: int) -> str:
 
 
 def crawl_complete(con, crawl_id: int) -> bool:
-    """Whether every internal page a link points to was reached: orphans mean nothing otherwise."""
-    if store.crawl_info(con, crawl_id)["status"] == "interrupted":
+    """Whether the crawl reached every page linked on the site: orphans mean nothing otherwise.
+    The crawler's stats say whether max_pages or max_depth cut it short; without them, every
+    internal link target must have a responses row."""
+    info = store.crawl_info(con, crawl_id)
+    stats = info.get("stats") or {}
+    if info["status"] == "interrupted":
         return False
+    if "max_pages_reached" in stats or "past_max_depth" in stats:
+        return not stats.get("max_pages_reached") and not stats.get("past_max_depth")
     missing = con.execute(
         "SELECT count(*) FROM (SELECT DISTINCT url FROM links WHERE crawl_id = ? AND target_type = 'internal' "
         "AND element IN ('a', 'area')) l ANTI JOIN (SELECT url FROM responses WHERE crawl_id = ?) r USING (url)",

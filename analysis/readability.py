@@ -58,8 +58,9 @@ _NEUTRAL = str.maketrans({".": "\u2024", "!": "\uff01", "?": "\uff1f"})
 _TERMINAL = re.compile(r"(?:[.!?…]+[\"'”’»)\]}]*)$")
 _NONCONTRACTION_APOSTROPHE = re.compile(r"'(?!(?:[tsd]|ve|ll|re))")
 _PUNCTUATION = re.compile(r"[^\w\s']")
-_LETTER = re.compile(r"[^\W\d_]")
-_LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_LATIN_RUN = re.compile(r"[A-Za-z\u00C0-\u024F]+")
+_OTHER_LETTER_RUN = re.compile(r"[^\W\d_A-Za-z\u00C0-\u024F]+")
 _LANG_ROOT = re.compile(r"[-_]")
 
 
@@ -188,10 +189,13 @@ def language_problem(lang: str | None, text: str) -> str | None:
     if root and root != "en":
         return f"language '{lang}' is not scored: the grade formulas are for English"
     sample = text[:20_000]
-    letters = len(_LETTER.findall(sample))
-    if letters == 0:
+    if sample.isascii():
+        return None if _ASCII_LETTER.search(sample) else "no words: only numbers, symbols or emoji"
+    latin = sum(map(len, _LATIN_RUN.findall(sample)))
+    other = sum(map(len, _OTHER_LETTER_RUN.findall(sample)))
+    if latin + other == 0:
         return "no words: only numbers, symbols or emoji"
-    if len(_LATIN_LETTER.findall(sample)) < letters / 2:
+    if latin < other:
         return "text is mostly in a non-Latin script: the grade formulas are for English"
     return None
 

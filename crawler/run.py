@@ -90,11 +90,14 @@ def jobdir_for(db_path: str, crawl_id: int) -> str:
     return str(Path(f"{db_path}.jobs") / f"crawl-{crawl_id}")
 
 
-def run_crawl(con, db_path: str, options: Options) -> CrawlResult:
-    """Crawl the site of options.urls into the database; returns how it ended."""
+def run_crawl(con, db_path: str, options: Options, site_hosts: list[str] | None = None) -> CrawlResult:
+    """Crawl the site of options.urls into the database; returns how it ended.
+
+    site_hosts overrides the site's hosts (default: the start URLs' hosts), e.g. for `recheck`,
+    which starts from one page but must treat the stored site's hosts as its own."""
     urls = start_urls_of(options.urls)
     site = options.site or default_site(urls)
-    hosts = sorted({host_key(u) for u in urls})
+    hosts = sorted(set(site_hosts) if site_hosts else {host_key(u) for u in urls})
     resumed = False
     if options.resume:
         row = con.execute(

@@ -3,6 +3,7 @@ crawls filled row by row (no crawler needed); the end-to-end crawl is in test_li
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -487,12 +488,20 @@ def test_orphan_pages(crawl):
     assert flag["detail"] == f"listed in the sitemap {C}/sitemap.xml; no crawled page links to it"
 
 
-def test_no_orphans_from_an_incomplete_crawl(tmp_path):
-    for status, beyond in [("interrupted", False), ("finished", True)]:
-        crawl = Crawl(tmp_path / f"{status}{beyond}.duckdb", status=status)
-        crawl.page(HOME, links_to=["/next"] if beyond else []).page(C + "/orphan").sitemap(C + "/orphan")
-        assert crawl.analyse()["orphan_page"] == 0
-        crawl.con.close()
+@pytest.mark.parametrize("status, stats, beyond, orphans", [
+    ("interrupted", None, False, 0),
+    ("finished", None, True, 0),                  # a linked page of the site has no response row
+    ("finished", None, False, 1),
+    ("finished", {"max_pages_reached": True, "past_max_depth": 0}, False, 0),
+    ("finished", {"max_pages_reached": False, "past_max_depth": 3}, False, 0),
+    ("finished", {"max_pages_reached": False, "past_max_depth": 0}, True, 1),  # the stats say all
+])
+def test_orphans_need_a_complete_crawl(tmp_path, status, stats, beyond, orphans):
+    crawl = Crawl(tmp_path / "audit.duckdb", status=status)
+    crawl.con.execute("UPDATE crawls SET stats = ? WHERE crawl_id = ?", [json.dumps(stats), crawl.id])
+    crawl.page(HOME, links_to=["/next"] if beyond else []).page(C + "/orphan").sitemap(C + "/orphan")
+    assert crawl.analyse()["orphan_page"] == orphans
+    crawl.con.close()
 
 
 def test_one_finding_per_page_for_a_link_on_forty_pages(crawl):
@@ -653,7 +662,8 @@ def practice_site(refused: int) -> dict[str, HostSpec]:
             <li><a href="/articles/burnout">Burnout</a><li><a href="/archive/">Archive</a></ul>"""),
         "/articles/panic-attacks": html("What to do during a panic attack", f"""<p>Breathe slowly.
             If attacks keep coming, <a href="services/cbt">CBT can help</a>. See also
-            <a href="{P}/servics/emdr">EMDR at the practice</a> and
+            <a href="{P}/servics/emdr">EMDR at the practice</a>, <a href="../../../../articles/burnout">burnout</a>
+            and
             <a href="{W}/resources/breathing">a breathing exercise</a>.</p>"""),
         "/articles/grounding-techniques": html("Grounding techniques", "<p>Name five things you see.</p>"),
         "/articles/first-session": html("Your first therapy session", f"""<p>Fill in the

@@ -150,3 +150,501 @@ ON_TEASERS = [
     ("Five myths about ketamine therapy for depression, and what the evidence says...Read More", "/blog/ketamine-myths"),
     ("How anxiety and insomnia feed each other, and how therapy breaks the cycle...Read More", "/blog/anxiety-and-sleep"),
 ]
+# A paragraph injected into the content of several clinic pages, and an on-topic call to action.
+INJECTED = ("Looking for a signature scent? Our oud perfume guide compares agarwood fragrances, "
+            "niche perfume houses and long-lasting accords.")
+CALL_TO_ACTION = ("Ready to talk about treatment options for depression or anxiety? Book a psychiatric "
+                  "evaluation with our team.")
+SIDEBAR = "Office hours: Monday to Friday, 8 am to 6 pm. Call our front desk to book an appointment."
+NAV = "Home TMS Ketamine Therapy Conditions About Blog Contact"
+FOOTER = "© Harborview Behavioral Health. Privacy policy. Terms of use. Careers. Patient portal."
+
+CLINIC_URL = "http://harborview.test"
+BLOG_URL = "http://blog.harborview.test"
+
+
+def site_pages() -> dict[str, list[str]]:
+    """URL -> paragraphs of the whole site."""
+    pages = {}
+    for group, base in ((CLINIC, CLINIC_URL), (UTILITY, CLINIC_URL), (ONTOPIC_POSTS, BLOG_URL),
+                        (OFFTOPIC_POSTS, BLOG_URL)):
+        pages.update({base + path: paragraphs for path, paragraphs in group.items()})
+    return pages
+
+
+def site_teasers() -> dict[str, list[tuple[str, str]]]:
+    """URL -> teaser blocks (text, link) on that page: off-topic teasers on clinic pages (each on
+    at least two pages), on-topic ones on clinic pages and blog posts."""
+    off = [(text, BLOG_URL + path) for text, path in OFF_TEASERS]
+    on = [(text, BLOG_URL + path) for text, path in ON_TEASERS]
+    return {
+        CLINIC_URL + "/": off[4:] + on,
+        CLINIC_URL + "/services/ketamine": off[:2] + on[:1] + off[2:4],
+        CLINIC_URL + "/conditions/depression": off + on[1:],
+        CLINIC_URL + "/about": off[4:],
+        BLOG_URL + "/blog/ketamine-myths": on[:1] + on[2:],
+        BLOG_URL + "/blog/tms-first-week": on[1:],
+    }
+
+
+INJECTED_ON = [CLINIC_URL + p for p in ("/services/tms", "/services/psychotherapy", "/conditions/anxiety")]
+CTA_ON = [CLINIC_URL + p for p in ("/services/tms", "/services/ketamine", "/conditions/depression", "/about")]
+
+
+def page_blocks(url: str, paragraphs: list[str], teasers=(), extra_main=()) -> list[dict]:
+    """The blocks of one page, as the crawler stores them."""
+    blocks = [("nav", NAV, None), ("header", "Harborview Behavioral Health", None)]
+    blocks += [("main", text, None) for text in paragraphs]
+    blocks += [("main", text, None) for text in extra_main]
+    blocks += [("teaser", text, link) for text, link in teasers]
+    blocks += [("aside", SIDEBAR, None), ("footer", FOOTER, None)]
+    return [{"page_url": url, "block_index": i, "role": role, "path": None, "text": text,
+             "word_count": count_words(text), "link_url": link, "text_hash": text_hash(text)}
+            for i, (role, text, link) in enumerate(blocks)]
+
+
+def store_crawl(con, pages: dict[str, list[str]], teasers=None, extra_main=None, lang="en",
+                langs=None, status="finished") -> int:
+    """A finished crawl of these pages in the store, as the crawler would leave it."""
+    teasers, extra_main, langs = teasers or {}, extra_main or {}, langs or {}
+    crawl_id = store.create_crawl(con, "harborview.test", [CLINIC_URL + "/", BLOG_URL + "/"],
+                                  ["harborview.test:80", "blog.harborview.test:80"], {})
+    page_rows, block_rows = [], []
+    for url, paragraphs in pages.items():
+        page_rows.append({"crawl_id": crawl_id, "url": url, "title": url.rsplit("/", 1)[-1],
+                          "lang": langs.get(url, lang)})
+        for row in page_blocks(url, paragraphs, teasers.get(url, ()), extra_main.get(url, ())):
+            block_rows.append({"crawl_id": crawl_id, **row})
+    store.insert_rows(con, "pages", page_rows)
+    if block_rows:
+        store.insert_rows(con, "blocks", block_rows)
+    store.finish_crawl(con, crawl_id, status, {})
+    return crawl_id
+
+
+def full_site_extras() -> dict[str, list[str]]:
+    extra: dict[str, list[str]] = {}
+    for url in INJECTED_ON:
+        extra.setdefault(url, []).append(INJECTED)
+    for url in CTA_ON:
+        extra.setdefault(url, []).append(CALL_TO_ACTION)
+    return extra
+
+
+@pytest.fixture
+def con(tmp_path):
+    connection = store.open_store(tmp_path / "audit.duckdb")
+    yield connection
+    connection.close()
+
+
+def flags_of(con, crawl_id: int, kind: str) -> set[tuple[str, str]]:
+    return set(con.execute("SELECT page_url, target FROM flags WHERE crawl_id = ? AND kind = ?",
+                           [crawl_id, kind]).fetchall())
+
+
+def topic_rows(con, crawl_id: int) -> dict[str, dict]:
+    cur = con.execute("SELECT * FROM topics WHERE crawl_id = ? ORDER BY url", [crawl_id])
+    cols = [d[0] for d in cur.description]
+    return {row[1]: dict(zip(cols, row)) for row in cur.fetchall()}
+
+
+# --- the plain rules ---------------------------------------------------------------------------
+
+ENGLISH = " ".join(CLINIC["/services/tms"])
+SPANISH = ("La depresión resistente al tratamiento es aquella que no mejora con dos antidepresivos. "
+           "La estimulación magnética transcraneal y la ketamina ofrecen nuevas opciones para muchos "
+           "pacientes que se sienten atrapados, con sesiones cortas y pocos efectos secundarios.")
+
+
+@pytest.mark.parametrize("text, words, lang, site_lang, english, expected", [
+    ("", 0, "en", "en", True, "no main text"),
+    ("   ", 0, "en", "en", True, "no main text"),
+    ("Ketamine helps.", 2, "en", "en", True, "too little main text (2 words; topics.min_words is 30)"),
+    (ENGLISH, 120, "en", "en", True, None),
+    (ENGLISH, 120, None, "en", True, None),
+    (ENGLISH, 120, "en-US", "en", True, None),
+    (SPANISH, 60, "es", "en", True, "language 'es' differs from the site's 'en'"),
+    (SPANISH, 60, "en", "en", True, "text does not read as English, the site's language"),
+    (SPANISH, 60, "es", "es", False, None),
+    (SPANISH, 60, None, None, False, None),
+])
+def test_skip_reason(text, words, lang, site_lang, english, expected):
+    assert topics.skip_reason(text, words, lang, site_lang, english, 30) == expected
+
+
+@pytest.mark.parametrize("lang, expected", [
+    (None, None), ("", None), ("  ", None), ("en", "en"), ("EN-us", "en"), ("pt_BR", "pt"),
+])
+def test_primary_lang(lang, expected):
+    assert topics.primary_lang(lang) == expected
+
+
+@pytest.mark.parametrize("text, low, high", [
+    ("", 0.0, 0.0),
+    ("1234 5678", 0.0, 0.0),
+    (ENGLISH, 0.3, 0.6),
+    (SPANISH, 0.0, 0.1),
+])
+def test_english_share(text, low, high):
+    assert low <= topics.english_share(text) <= high
+
+
+@pytest.mark.parametrize("similarities, flagged", [
+    # a clinic site: on-topic pages 0.12-0.30, two drifted posts near 0
+    ([0.12, 0.15, 0.18, 0.2, 0.22, 0.25, 0.28, 0.3, 0.01, 0.02], {0.01, 0.02}),
+    # the same shape ten times lower (a site with a wider vocabulary): same verdicts
+    ([0.012, 0.015, 0.018, 0.02, 0.022, 0.025, 0.028, 0.03, 0.001, 0.002], {0.001, 0.002}),
+    # a homogeneous site: a page a little below the rest is not off topic
+    ([0.5, 0.5, 0.5, 0.5, 0.5, 0.45], set()),
+    # identical similarities: nothing
+    ([0.3] * 8, set()),
+    # a broad but unbroken spread: nothing
+    ([0.05, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3], set()),
+    # no shared words at all (similarity 0) is off topic
+    ([0.2, 0.21, 0.22, 0.25, 0.0], {0.0}),
+])
+def test_off_topic_cutoff(similarities, flagged):
+    typical, cutoff = topics.off_topic_cutoff(np.array(similarities))
+    assert typical == pytest.approx(float(np.median(similarities)))
+    assert {s for s in similarities if s < cutoff} == flagged
+
+
+@pytest.mark.parametrize("pages, max_topics, expected", [
+    (1, 12, 1), (2, 12, 2), (5, 12, 3), (30, 12, 6), (100_000, 12, 12), (30, 4, 4),
+])
+def test_topic_count(pages, max_topics, expected):
+    assert topics.topic_count(pages, max_topics) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", ""),
+    ("short  text\n here", "short text here"),
+    ("x" * 200, "x" * 159 + "…"),
+])
+def test_quote(text, expected):
+    assert topics.quote(text) == expected
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"changed_threshold": 0.0}, "changed_threshold"),
+    ({"changed_threshold": 1.5}, "changed_threshold"),
+    ({"utility_share": 0.0}, "utility_share"),
+    ({"max_topics": 0}, "max_topics"),
+    ({"min_words": 0}, "min_words"),
+])
+def test_bad_options_name_the_fix(change, message):
+    with pytest.raises(ConfigError, match=message):
+        topics.check_options(TopicsOptions(**change))
+
+
+# --- the clinic site ---------------------------------------------------------------------------
+
+@pytest.fixture
+def clinic(con):
+    crawl_id = store_crawl(con, site_pages(), site_teasers(), full_site_extras())
+    counts = topics.analyse(con, crawl_id, Options())
+    return con, crawl_id, counts
+
+
+def test_every_off_topic_post_is_flagged_and_nothing_else(clinic):
+    con, crawl_id, counts = clinic
+    flagged = {url for url, _ in flags_of(con, crawl_id, "off_topic_page")}
+    expected = {BLOG_URL + path for path in OFFTOPIC_POSTS}
+    assert expected <= flagged
+    precision = len(flagged & expected) / len(flagged)
+    assert precision >= 0.9
+    assert counts["off_topic_page"] == len(flagged)
+    on_topic = {CLINIC_URL + p for p in CLINIC} | {BLOG_URL + p for p in ONTOPIC_POSTS}
+    assert not flagged & on_topic
+
+
+def test_utility_pages_are_not_drift(clinic):
+    con, crawl_id, _ = clinic
+    rows = topic_rows(con, crawl_id)
+    for path in UTILITY:
+        row = rows[CLINIC_URL + path]
+        assert row["off_topic"] is None, path
+        assert row["skipped_reason"].startswith("utility page"), path
+        assert row["similarity"] is not None
+
+
+def test_off_topic_page_finding_says_why(clinic):
+    con, crawl_id, _ = clinic
+    target, detail = con.execute(
+        "SELECT target, detail FROM flags WHERE crawl_id = ? AND kind = 'off_topic_page' AND page_url = ?",
+        [crawl_id, BLOG_URL + "/blog/oud-perfume-guide"]).fetchone()
+    assert "oud" in target or "fragrance" in target or "perfume" in target
+    assert "similarity 0.0" in detail
+    assert "oud" in detail.split("words that set it apart:")[1]
+
+
+def test_every_off_topic_teaser_is_flagged_on_every_page_that_carries_it(clinic):
+    con, crawl_id, _ = clinic
+    flagged = flags_of(con, crawl_id, "off_topic_block")
+    off_links = {BLOG_URL + path for _, path in OFF_TEASERS}
+    expected = {(page, link) for page, teasers in site_teasers().items()
+                for _, link in teasers if link in off_links}
+    assert expected <= flagged
+    on_links = {BLOG_URL + path for _, path in ON_TEASERS}
+    assert not {(page, link) for page, link in flagged if link in on_links}
+
+
+def test_injected_paragraph_is_flagged_and_site_furniture_is_not(clinic):
+    con, crawl_id, _ = clinic
+    rows = con.execute("SELECT page_url, target, detail FROM flags WHERE crawl_id = ? "
+                       "AND kind = 'off_topic_block' AND target = ''", [crawl_id]).fetchall()
+    assert {page for page, _, _ in rows} == set(INJECTED_ON)
+    for _, _, detail in rows:
+        assert "oud perfume guide" in detail
+        assert "same block is on 3 pages" in detail
+    details = " ".join(con.execute("SELECT detail FROM flags WHERE crawl_id = ?", [crawl_id]).fetchone() or [])
+    for furniture in (NAV, FOOTER, SIDEBAR, CALL_TO_ACTION):
+        assert furniture[:30] not in details
+
+
+def test_a_repeated_teaser_reads_the_same_on_each_page(clinic):
+    con, crawl_id, _ = clinic
+    groups = con.execute(
+        "SELECT target, count(*), count(DISTINCT detail) FROM flags WHERE crawl_id = ? "
+        "AND kind = 'off_topic_block' GROUP BY target", [crawl_id]).fetchall()
+    assert groups and all(n_details == 1 for _, _, n_details in groups)
+
+
+def test_topics_are_labelled_and_core_is_marked(clinic):
+    con, crawl_id, _ = clinic
+    labels = con.execute("SELECT label, pages, is_core FROM topic_labels WHERE crawl_id = ? ORDER BY topic",
+                         [crawl_id]).fetchall()
+    core = " ".join(label for label, _, is_core in labels if is_core)
+    drift = " ".join(label for label, _, is_core in labels if not is_core)
+    assert "ketamine" in core or "depression" in core
+    assert {"fragrance", "elevator", "casino"} <= set(drift.replace(",", " ").split()) | {
+        w.rstrip("s") for w in drift.replace(",", " ").split()}
+    rows = topic_rows(con, crawl_id)
+    assert len(rows) == len(site_pages())
+    for url, row in rows.items():
+        if row["skipped_reason"] is None:
+            assert row["topic_label"] and 0 <= row["similarity"] <= 1, url
+
+
+def test_two_runs_give_identical_findings(clinic):
+    con, crawl_id, counts = clinic
+    query = "SELECT kind, page_url, target, severity, detail FROM flags WHERE crawl_id = ? ORDER BY ALL"
+    first = con.execute(query, [crawl_id]).fetchall()
+    first_topics = con.execute("SELECT * FROM topics WHERE crawl_id = ? ORDER BY url", [crawl_id]).fetchall()
+    assert topics.analyse(con, crawl_id, Options()) == counts
+    assert con.execute(query, [crawl_id]).fetchall() == first
+    assert con.execute("SELECT * FROM topics WHERE crawl_id = ? ORDER BY url", [crawl_id]).fetchall() == first_topics
+
+
+def test_severity_can_be_overridden(con):
+    crawl_id = store_crawl(con, site_pages())
+    topics.analyse(con, crawl_id, Options(severity={"off_topic_page": "error"}))
+    assert {s for (s,) in con.execute("SELECT DISTINCT severity FROM flags WHERE crawl_id = ? "
+                                      "AND kind = 'off_topic_page'", [crawl_id]).fetchall()} == {"error"}
+
+
+# --- a week later --------------------------------------------------------------------------------
+
+CRYPTO = [
+    "Bitcoin prices swung sharply this week as traders weighed new exchange listings and the approval "
+    "of spot crypto funds. Analysts expect volatility to continue as liquidity returns to altcoin markets.",
+    "Long-term holders keep their coins in cold wallets, while day traders use leverage on derivatives "
+    "exchanges. Research a token's supply schedule and the team behind it before you invest.",
+    "Staking rewards, airdrops and decentralized finance yields attract new investors, but smart contract "
+    "risks and rug pulls remain common.",
+]
+KETAMINE_REWRITE = [
+    "Ketamine-assisted treatment combines carefully supervised ketamine sessions with talk therapy. People "
+    "living with severe depression that has not responded to antidepressants often feel relief within a day or two.",
+    "Each session happens in a private, monitored room where our nurses track vital signs such as blood "
+    "pressure. Afterwards a therapist helps you integrate what came up during the session.",
+    "We do not offer ketamine as a first treatment. A psychiatrist reviews your history and earlier "
+    "medication trials before recommending it.",
+]
+
+
+def test_only_the_replaced_page_changes_topic(con):
+    pages = site_pages()
+    first = store_crawl(con, pages, site_teasers())
+    later = dict(pages)
+    later[CLINIC_URL + "/services/tms"] = CRYPTO                       # replaced
+    later[CLINIC_URL + "/services/ketamine"] = KETAMINE_REWRITE        # rewritten, same topic
+    later[BLOG_URL + "/blog/exercise-and-mood"] = pages[BLOG_URL + "/blog/exercise-and-mood"] + [
+        "Yoga and tai chi also show benefits for anxiety and depression in several small trials."]
+    del later[BLOG_URL + "/blog/grief-or-depression"]                  # gone
+    later[BLOG_URL + "/blog/new-post-on-sleep"] = ONTOPIC_POSTS["/blog/anxiety-and-sleep"][::-1]  # new
+    second = store_crawl(con, later, site_teasers())
+    assert topics.analyse(con, first, Options())["topic_changed"] == 0
+    counts = topics.analyse(con, second, Options())
+    assert counts["topic_changed"] == 1
+    (url, detail), = con.execute("SELECT page_url, detail FROM flags WHERE crawl_id = ? "
+                                 "AND kind = 'topic_changed'", [second]).fetchall()
+    assert url == CLINIC_URL + "/services/tms"
+    assert f"crawl {first}" in detail and "bitcoin" in detail.split("words new:")[1] or "traders" in detail
+
+
+def test_topic_changed_threshold_is_an_option(con):
+    pages = site_pages()
+    store_crawl(con, pages)
+    later = dict(pages)
+    later[CLINIC_URL + "/services/tms"] = CRYPTO
+    second = store_crawl(con, later)
+    options = Options(topics=TopicsOptions(changed_threshold=0.01))
+    assert topics.analyse(con, second, options)["topic_changed"] == 0
+
+
+def test_no_previous_finished_crawl_means_no_topic_changed(con):
+    pages = site_pages()
+    store_crawl(con, pages, status="interrupted")
+    later = dict(pages)
+    later[CLINIC_URL + "/services/tms"] = CRYPTO
+    second = store_crawl(con, later)
+    assert topics.analyse(con, second, Options())["topic_changed"] == 0
+
+
+# --- hints ---------------------------------------------------------------------------------------
+
+def drifted_site() -> dict[str, list[str]]:
+    """Most pages of this site have drifted: four on-topic posts, five off-topic ones."""
+    pages = {BLOG_URL + p: v for p, v in OFFTOPIC_POSTS.items()}
+    for path in list(ONTOPIC_POSTS)[:4]:
+        pages[BLOG_URL + path] = ONTOPIC_POSTS[path]
+    return pages
+
+
+def test_without_hints_a_drifted_majority_is_not_judged(con):
+    crawl_id = store_crawl(con, drifted_site())
+    assert topics.analyse(con, crawl_id, Options())["off_topic_page"] == 0
+    reasons = {row["skipped_reason"] for row in topic_rows(con, crawl_id).values()}
+    assert len(reasons) == 1 and reasons.pop().startswith("no dominant topic")
+
+
+@pytest.mark.parametrize("hints", [
+    {"core_keywords": ["depression", "therapy", "psychiatrist"]},
+    {"core_urls": [BLOG_URL + "/blog/ketamine-myths", BLOG_URL + "/blog/tms-first-week",
+                   "HTTP://BLOG.HARBORVIEW.TEST/blog/what-is-treatment-resistant-depression"]},
+])
+def test_hints_name_the_core_when_the_majority_drifted(con, hints):
+    crawl_id = store_crawl(con, drifted_site())
+    topics.analyse(con, crawl_id, Options(topics=TopicsOptions(**hints)))
+    flagged = {url for url, _ in flags_of(con, crawl_id, "off_topic_page")}
+    assert flagged == {BLOG_URL + p for p in OFFTOPIC_POSTS}
+
+
+def test_hints_that_match_nothing_fall_back_to_the_site(con):
+    crawl_id = store_crawl(con, site_pages())
+    hints = TopicsOptions(core_keywords=["zzzz"], core_urls=["http://elsewhere.test/"])
+    topics.analyse(con, crawl_id, Options(topics=hints))
+    assert {u for u, _ in flags_of(con, crawl_id, "off_topic_page")} == {BLOG_URL + p for p in OFFTOPIC_POSTS}
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+def test_a_site_of_one_page(con):
+    crawl_id = store_crawl(con, {CLINIC_URL + "/": CLINIC["/"]})
+    assert topics.analyse(con, crawl_id, Options()) == dict.fromkeys(topics.KINDS, 0)
+    (row,) = topic_rows(con, crawl_id).values()
+    assert row["off_topic"] is None and row["skipped_reason"].startswith("too few pages")
+
+
+def test_a_site_of_identical_pages(con):
+    pages = {f"{CLINIC_URL}/copy/{i}": CLINIC["/services/tms"] for i in range(6)}
+    crawl_id = store_crawl(con, pages)
+    assert topics.analyse(con, crawl_id, Options()) == dict.fromkeys(topics.KINDS, 0)
+    # text repeated on three pages or more is site furniture, so these pages have no main text
+    assert {r["skipped_reason"] for r in topic_rows(con, crawl_id).values()} == {"no main text"}
+
+
+def test_two_identical_pages_among_others_are_judged_alike(con):
+    pages = site_pages()
+    pages[BLOG_URL + "/blog/tms-first-week-copy"] = pages[BLOG_URL + "/blog/tms-first-week"]
+    crawl_id = store_crawl(con, pages)
+    topics.analyse(con, crawl_id, Options())
+    rows = topic_rows(con, crawl_id)
+    assert rows[BLOG_URL + "/blog/tms-first-week-copy"]["off_topic"] is False
+    assert rows[BLOG_URL + "/blog/tms-first-week"]["off_topic"] is False
+
+
+def test_pages_with_no_text(con):
+    pages = site_pages()
+    pages[CLINIC_URL + "/gallery"] = []
+    pages[CLINIC_URL + "/short"] = ["Call us."]
+    crawl_id = store_crawl(con, pages)
+    topics.analyse(con, crawl_id, Options())
+    rows = topic_rows(con, crawl_id)
+    assert rows[CLINIC_URL + "/gallery"]["skipped_reason"] == "no main text"
+    assert rows[CLINIC_URL + "/short"]["skipped_reason"].startswith("too little main text (2 words")
+    assert rows[CLINIC_URL + "/gallery"]["similarity"] is None
+
+
+def test_a_crawl_with_no_pages(con):
+    crawl_id = store_crawl(con, {})
+    assert topics.analyse(con, crawl_id, Options()) == dict.fromkeys(topics.KINDS, 0)
+
+
+def test_a_site_of_numbers(con):
+    pages = {f"{CLINIC_URL}/prices/{i}": [" ".join(str(i * 1000 + j) for j in range(40))] for i in range(6)}
+    crawl_id = store_crawl(con, pages, lang=None)
+    assert topics.analyse(con, crawl_id, Options()) == dict.fromkeys(topics.KINDS, 0)
+
+
+def test_a_site_where_half_the_pages_are_off_topic(con):
+    pages = {BLOG_URL + p: v for p, v in OFFTOPIC_POSTS.items()}
+    pages.update({BLOG_URL + p: v for p, v in list(ONTOPIC_POSTS.items())[:5]})
+    crawl_id = store_crawl(con, pages)
+    assert topics.analyse(con, crawl_id, Options())["off_topic_page"] == 0
+    assert all(r["skipped_reason"].startswith("no dominant topic") for r in topic_rows(con, crawl_id).values())
+
+
+def test_a_non_english_page_among_english_ones(con):
+    pages = site_pages()
+    pages[CLINIC_URL + "/es/depresion"] = [SPANISH, SPANISH.replace("depresión", "ansiedad")]
+    pages[CLINIC_URL + "/es/tms"] = [SPANISH.replace("ketamina", "terapia"), SPANISH]
+    crawl_id = store_crawl(con, pages, langs={CLINIC_URL + "/es/depresion": "es"})
+    topics.analyse(con, crawl_id, Options())
+    rows = topic_rows(con, crawl_id)
+    assert rows[CLINIC_URL + "/es/depresion"]["skipped_reason"] == "language 'es' differs from the site's 'en'"
+    assert rows[CLINIC_URL + "/es/tms"]["skipped_reason"] == "text does not read as English, the site's language"
+    flagged = {url for url, _ in flags_of(con, crawl_id, "off_topic_page")}
+    assert flagged == {BLOG_URL + p for p in OFFTOPIC_POSTS}
+
+
+def test_a_site_in_another_language(con):
+    words = {"es": "depresión terapia tratamiento ansiedad pacientes clínica psiquiatra sesiones",
+             "off": "perfume fragancia notas madera ámbar oud botella aroma"}
+    pages = {}
+    for i in range(8):
+        text = " ".join(f"La {w} es parte del {w} y de la {w} en nuestra clínica." for w in words["es"].split()[i % 4:])
+        pages[f"{CLINIC_URL}/es/{i}"] = [text]
+    pages[f"{CLINIC_URL}/es/perfume"] = [" ".join(f"El {w} y la {w} del {w}." for w in words["off"].split())]
+    crawl_id = store_crawl(con, pages, lang="es")
+    counts = topics.analyse(con, crawl_id, Options())
+    assert counts["off_topic_page"] <= 1
+    rows = topic_rows(con, crawl_id)
+    assert all(r["skipped_reason"] is None for r in rows.values())
+
+
+# --- scoring one text against a stored crawl (recheck) ------------------------------------------
+
+def test_score_text_judges_a_fresh_text_like_the_crawl(con):
+    crawl_id = store_crawl(con, site_pages())
+    topics.analyse(con, crawl_id, Options())
+    stored = topic_rows(con, crawl_id)[BLOG_URL + "/blog/oud-perfume-guide"]
+    perfume = topics.score_text(con, crawl_id, "\n".join(OFFTOPIC_POSTS["/blog/oud-perfume-guide"]), Options())
+    assert perfume["off_topic"] is True
+    assert perfume["topic_label"] == stored["topic_label"]
+    assert "oud" in perfume["distinctive_words"]
+    clinic = topics.score_text(con, crawl_id, "\n".join(CLINIC["/services/ketamine"]), Options())
+    assert clinic["off_topic"] is False and clinic["similarity"] > perfume["similarity"]
+    assert clinic["cutoff"] == pytest.approx(perfume["cutoff"])
+    privacy = topics.score_text(con, crawl_id, "\n".join(UTILITY["/privacy"]), Options())
+    assert privacy["off_topic"] is None and privacy["reason"].startswith("utility page")
+    short = topics.score_text(con, crawl_id, "Ketamine works.", Options())
+    assert short["off_topic"] is None and short["reason"].startswith("too little main text")
+
+
+def test_score_text_on_an_empty_crawl(con):
+    crawl_id = store_crawl(con, {})
+    result = topics.score_text(con, crawl_id, ENGLISH, Options())
+    assert result["off_topic"] is None and result["reason"]
