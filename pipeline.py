@@ -20,6 +20,7 @@ EXAMPLES = {
     "report": "python pipeline.py report --out report",
     "history": "python pipeline.py history --site clinic.example",
     "recheck": "python pipeline.py recheck https://clinic.example/ketamine-therapy",
+    "merge": "python pipeline.py merge worker1.duckdb worker2.duckdb --db audit.duckdb --redis redis://127.0.0.1:6379/0",
 }
 HELP = {
     "demo": "serve the bundled clinic site and blog on loopback and run the whole pipeline on it",
@@ -29,6 +30,7 @@ HELP = {
     "report": "write the report files for a stored crawl, compared with the crawl before it",
     "history": "list stored crawls: id, site, start, pages, status, flags",
     "recheck": "fetch one page again and show its findings now beside those of the last crawl",
+    "merge": "merge the databases of the workers of a --redis crawl into --db as one crawl",
 }
 
 
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="pipeline.py", description="Content Audit: crawl a site and its blog, "
                     "find broken cross-links, hard-to-read pages and off-topic content.")
     subs = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for name in ("demo", "run", "crawl", "analyse", "report", "history", "recheck"):
+    for name in ("demo", "run", "crawl", "analyse", "report", "history", "recheck", "merge"):
         sp = subs.add_parser(name, parents=[common], help=HELP[name], description=HELP[name] + ".",
                              epilog=f"example: {EXAMPLES[name]}",
                              formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -68,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--crawl", type=int, metavar="ID", help="crawl id (default: the latest)")
         if name == "recheck":
             sp.add_argument("url", metavar="URL", help="the page to fetch again")
+        if name in ("crawl", "merge"):
+            sp.add_argument("--redis", metavar="URL", help="share the crawl's frontier through Redis "
+                            "(redis://host:6379/0) so several workers crawl one site together")
+        if name == "crawl":
+            sp.add_argument("--worker", action="store_true", default=None,
+                            help="this process is one worker of a --redis crawl (its own --db)")
+        if name == "merge":
+            sp.add_argument("worker_dbs", nargs="+", metavar="WORKER_DB", help="the workers' database files")
     return parser
 
 
@@ -81,6 +91,9 @@ def options_from(args) -> Options:
     }
     if getattr(args, "urls", None):
         overrides["urls"] = list(args.urls)
+    for name in ("redis", "worker"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
     return apply_overrides(options, overrides)
 
 
@@ -215,6 +228,26 @@ def cmd_demo(options: Options) -> int:
         server.stop()
 
 
+def cmd_merge(args, options: Options) -> int:
+    from crawler import store
+    from crawler.merge import merge_workers
+
+    con = store.open_store(options.db)
+    try:
+        crawl_id = merge_workers(con, args.worker_dbs)
+        info = store.crawl_info(con, crawl_id)
+        say(options, f"Crawl {crawl_id} of {info['site']}: merged from {len(args.worker_dbs)} workers, {info['status']}")
+        print_crawl_summary(con, crawl_id, options)
+        if options.redis:
+            from crawler.distributed import RedisCoordinator, connect
+
+            RedisCoordinator(connect(options.redis), info["site"]).clear()
+            say(options, "Redis keys of the crawl cleared: the next distributed crawl starts afresh.")
+        return EXIT_OK
+    finally:
+        con.close()
+
+
 def cmd_recheck(args, options: Options) -> int:
     from crawler import store
     from reports.recheck import recheck
@@ -240,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_report(args, options)
         if args.command == "history":
             return cmd_history(options)
+        if args.command == "merge":
+            return cmd_merge(args, options)
         return cmd_recheck(args, options)
     except AuditError as exc:
         print(f"Error: {exc}", file=sys.stderr)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 from http import HTTPStatus
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from crawler import store
 from crawler.config import Options, severity_for
@@ -76,7 +76,7 @@ def failure(outcome: str | None, status: int | None, error: str | None,
     if status is not None and status >= 400:
         return status_text(status)
     if status is not None and 300 <= status < 400 and not redirect_to and status != 304:
-        return f"{status_text(status)} without a Location header"
+        return f"{status_text(status)} without a valid Location"
     if status is None and error:
         return error
     return None
@@ -134,8 +134,8 @@ def link_role(element: str | None, rel: str | None) -> str:
         if "stylesheet" in rels:
             return "stylesheet"
         return f"<link rel={' '.join(rels) or '?'}>"
-    return {"iframe": "embedded frame", "frame": "frame", "script": "script", "a": "link", "area": "image-map link"}.get(
-        element or "", f"<{element}>")
+    names = {"a": "link", "area": "image-map link", "iframe": "embedded frame", "frame": "frame"}
+    return names.get(element or "", f"<{element}>")
 
 
 def describe(row: dict) -> str:
@@ -209,7 +209,7 @@ def classify_link(row: dict, hosts: set[str], similar: dict[str, str] | None = N
 
 def broken_advice(rule: str, row: dict, similar: dict[str, str]) -> str:
     url, status = row["url"], row.get("final_status") or row.get("status")
-    guess = similar.get(row["url"]) or similar.get(url)
+    guess = similar.get(url)
     hint = f"Did you mean {guess}? " if guess else ""
     if rule == "internal_4xx":
         if status == 410:
@@ -225,14 +225,15 @@ def broken_advice(rule: str, row: dict, similar: dict[str, str]) -> str:
     if rule == "internal_unreachable":
         return f"{hint}Your server did not answer for {url}: check that the host is up and the address is right."
     if rule == "external_4xx":
-        return f"{hint}The page is gone: find its new address on the other site (or an archived copy) or remove the link."
+        return (f"{hint}The page is gone: find its new address on the other site (or an archived copy) "
+                "or remove the link.")
     if rule == "external_auth":
         return ("The other site refused our checker, probably a login or bot wall. Open the link in a browser: "
                 "if it works there is nothing to fix (set links.external_auth_severity to quiet these).")
     if rule == "external_dns":
         return f"{hint}The host name does not exist: check the domain's spelling, or remove the link."
     if rule == "rate_limited":
-        return "The other site asked us to slow down (429) and could not be checked: check the link in a browser."
+        return "The server asked us to slow down (429), so the link could not be checked: open it in a browser."
     return (f"{hint}The other site did not answer properly; it may be temporary. Open the link in a browser: "
             "if it still fails next week, replace or remove the link.")
 
@@ -425,7 +426,8 @@ def similar_pages(con, crawl_id: int) -> dict[str, str]:
                regexp_extract(split_part(url, '?', 1), '([^/]+)/?$', 1) AS seg"""
     rows = con.execute(targets_sql(cid) + f"""
     , broken AS (
-        SELECT t.url, any_value(t.is_internal) AS internal, count(*) AS n FROM target t JOIN links l ON l.crawl_id = {cid} AND l.url = t.url
+        SELECT t.url, any_value(t.is_internal) AS internal, count(*) AS n
+        FROM target t JOIN links l ON l.crawl_id = {cid} AND l.url = t.url
         WHERE t.hops = 0 AND (t.status IN (400, 404, 410) OR (t.outcome IN ('error', 'cached')
               AND t.status IS NULL AND t.error IS NOT NULL
               AND NOT starts_with(t.error, 'too large') AND NOT starts_with(t.error, 'not fetched')))

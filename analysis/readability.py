@@ -209,21 +209,25 @@ def not_english(words: Iterable[str], lang: str | None) -> str | None:
     if share >= ENGLISH_MIN_SHARE:
         return None
     declared = f"declared '{lang}'" if lang else "no lang declared"
-    return f"text does not read as English ({declared}; {share:.0%} common English words)"
+    return (f"text does not read as English prose ({declared}; {share:.0%} common English words): "
+            "another language, or a table or list")
 
 
 def textstat_scores(text: str) -> dict[str, float]:
     """textstat's measures of a scoring text (textstat's default language, en_US)."""
     words = textstat.lexicon_count(text)
+    per_sentence = textstat.words_per_sentence(text)
+    fog = textstat.gunning_fog(text)
     return {
         "words": words,
         "sentences": textstat.sentence_count(text),
-        "avg_sentence_length": textstat.words_per_sentence(text),
-        "complex_word_share": (textstat.difficult_words(text, syllable_threshold=3, unique=False) / words
-                               if words else None),
+        "avg_sentence_length": per_sentence,
+        # Gunning fog = 0.4 * (words per sentence + 100 * complex share): its own complex words,
+        # without counting them a second time.
+        "complex_word_share": max(0.0, (fog / 0.4 - per_sentence) / 100),
         "flesch_reading_ease": textstat.flesch_reading_ease(text),
         "flesch_kincaid_grade": textstat.flesch_kincaid_grade(text),
-        "gunning_fog": textstat.gunning_fog(text),
+        "gunning_fog": fog,
         "smog": textstat.smog_index(text),
         "coleman_liau": textstat.coleman_liau_index(text),
         "automated_readability": textstat.automated_readability_index(text),
@@ -360,9 +364,12 @@ def _pool(opts: ReadabilityOptions, pages: int) -> tuple[ProcessPoolExecutor | N
     if workers < 2 or pages < PARALLEL_MIN_PAGES:
         return None, 1
     # Not fork: forking a process that runs DuckDB's threads can deadlock the child.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_worker_start)
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])   # workers start with textstat imported
+    else:
+        context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start)
     return pool, workers
 
 
@@ -376,7 +383,8 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     key = scored_with(opts)
     prev = store.previous_crawl(con, cid)
     con.execute("DELETE FROM readability WHERE crawl_id = ?", [cid])
-    main = store.main_text_sql(cid)
+    # One row per URL even if the crawl stored a page twice.
+    main = f"SELECT DISTINCT ON (url) * FROM ({store.main_text_sql(cid)}) ORDER BY url, content_hash"
     same_text = f"""
         p.crawl_id = ? AND p.url = m.url AND p.content_hash = m.content_hash
         AND p.lang IS NOT DISTINCT FROM m.lang AND p.scored_with = ?"""
@@ -406,13 +414,25 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
         writer.flush()
     finally:
         if pool:
-            pool.shutdown()
+            pool.shutdown(cancel_futures=True)
     if prev is not None:
         con.execute(f"""
             UPDATE readability SET previous_grade = p.{measure} FROM readability p
             WHERE readability.crawl_id = ? AND p.crawl_id = ? AND p.url = readability.url""",
                     [cid, prev])
     return write_findings(con, cid, options)
+
+
+def grade_changes_sql(crawl_id: int, min_change: float = 1.0) -> str:
+    """SQL for the report: pages whose reading grade moved by min_change or more since the
+    previous crawl (url, reading_grade, previous_grade, change, direction), biggest move first."""
+    return f"""
+        SELECT url, reading_grade, previous_grade, reading_grade - previous_grade AS change,
+               CASE WHEN reading_grade > previous_grade THEN 'harder' ELSE 'easier' END AS direction
+        FROM readability
+        WHERE crawl_id = {int(crawl_id)} AND reading_grade IS NOT NULL AND previous_grade IS NOT NULL
+          AND abs(reading_grade - previous_grade) >= {float(min_change)}
+        ORDER BY abs(reading_grade - previous_grade) DESC, url"""
 
 
 def write_findings(con, crawl_id: int, options: Options) -> dict[str, int]:

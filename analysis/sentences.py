@@ -26,6 +26,8 @@ _CLOSERS = "\"'”’»)]}"
 _CANDIDATE = re.compile(r"(?:\.\.\.|[.!?…])+[\"'”’»)\]}]*")
 _DOTTED = re.compile(r"^(?:[A-Za-z]{1,2}\.)+[A-Za-z]{1,2}$")
 _TOKEN_STRIP = "\"'“‘«([{"
+# What follows a candidate end: (whitespace?, next visible char, the one after it or '').
+_FOLLOWING = re.compile(r"(\s*)(\S)(\S?)")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -48,8 +50,9 @@ def split_sentences(text: str) -> list[str]:
 def _split_line(line: str) -> list[str]:
     out: list[str] = []
     start = 0
+    first = len(line) - len(line.lstrip())          # where the line's text begins
     for match in _CANDIDATE.finditer(line):
-        if _is_boundary(line, match.start(), match.end()):
+        if _is_boundary(line, match.start(), match.end(), first):
             piece = line[start:match.end()].strip()
             if piece:
                 out.append(piece)
@@ -61,26 +64,28 @@ def _split_line(line: str) -> list[str]:
 
 
 def _token_before(line: str, pos: int) -> tuple[str, int]:
-    """The whitespace-delimited token that ends at pos, and where it starts."""
-    begin = pos
-    while begin > 0 and not line[begin - 1].isspace():
+    """The whitespace-delimited token that ends at pos (its last 40 characters at most)."""
+    begin, stop = pos, max(0, pos - 40)
+    while begin > stop and not line[begin - 1].isspace():
         begin -= 1
     return line[begin:pos], begin
 
 
-def _is_boundary(line: str, start: int, end: int) -> bool:
+def _is_boundary(line: str, start: int, end: int, first: int) -> bool:
+    # Only look a few characters ahead: slicing the rest of a 100,000-word line per full stop
+    # would make splitting quadratic.
     marks = line[start:end].rstrip(_CLOSERS)
-    after = line[end:]
-    if not after.strip():
+    following = _FOLLOWING.match(line, end)
+    if following is None:
         return True                                  # end of the line (block)
+    spaced, nxt, second = following.groups()
     token, token_start = _token_before(line, start)
     word = token.lstrip(_TOKEN_STRIP)
-    if not after[0].isspace():
+    if not spaced:
         # Glued on: "works.And how", "prestige...Read More"; not "2.5", "U.S.A", "site.com".
-        return (len(after) > 1 and after[0].isupper() and after[1].islower()
+        return (nxt.isupper() and second.islower()
                 and len(word) >= 2 and word[-2:].isalpha() and word[-2:].islower()
                 and word.lower() not in TITLES)
-    nxt = after.lstrip()[0]
     if nxt.islower():
         return False                                 # "e.g. the", "approx. three", "Why? because"
     if "!" in marks or "?" in marks or "…" in marks or "..." in marks:
@@ -92,7 +97,7 @@ def _is_boundary(line: str, start: int, end: int) -> bool:
         return False
     if _DOTTED.match(word) and lower not in DOTTED_ENDINGS:
         return False                                 # "U.S. Food and Drug Administration"
-    if word.isdigit() and len(word) <= 3 and not line[:token_start].strip():
+    if word.isdigit() and len(word) <= 3 and token_start == first:
         return False                                 # a numbered list item: "1. Call us"
     if len(word) == 1 and word.isupper():
         before, _ = _token_before(line, token_start - 1) if token_start > 0 else ("", 0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import warnings
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -33,6 +34,9 @@ MAX_DRIFT_SHARE = 0.4    # without hints, more off-topic pages than this: no dom
 MIN_DRIFT_WORDS = 2      # a block is judged by its own text with at least this many drift words
 MIN_BLOCK_WORDS = 3      # shorter blocks ("Read more") are judged only by the page they link to
 ENGLISH_MIN_STOP_SHARE = 0.15  # English prose is 40-50% stop words, other languages under 10%
+LANGUAGE_SAMPLE = 2000
+WORD = re.compile(r"[^\W\d_]+")
+TOPIC_SAMPLE = 5000      # pages an NMF is fitted on; every page is then assigned a topic
 LABEL_WORDS = 4          # keywords in a topic label
 DISTINCTIVE_WORDS = 5
 QUOTE_CHARS = 160
@@ -42,7 +46,7 @@ READ_MORE = re.compile(r"\b(?:read|learn|see|find\s+out)\s+more\b|\bcontinue\s+r
 EPS = 1e-4               # similarity floor before taking logs (0 means no shared words)
 
 UTILITY_REASON = "utility page (generic text such as privacy, contact, careers, login): not judged"
-# Words of privacy, contact, careers, login, terms, cart and error pages. A page whose TF-IDF
+# Words of privacy, contact, careers, login, terms, cart, error and opening-hours pages. A page whose TF-IDF
 # weight lies mostly on these is a utility page: generic, not drift, so never off-topic.
 UTILITY_WORDS = frozenset("""
 privacy policy policies personal information data collect collected collection collects
@@ -63,6 +67,9 @@ candidates join team login logout sign username password passwords forgot reset 
 accounts register registration portal credentials verify verification cart checkout shipping
 delivery returns refund refunds order orders payment payments billing invoice subscribe
 subscription newsletter sitemap search results error accessibility accessible
+holiday holidays closed close closing closure closures reopen reopens reopening noon open
+opening announcement schedule january february march april june july august september
+october november december
 """.split())
 
 
@@ -82,9 +89,10 @@ def check_options(opts: TopicsOptions) -> None:
 # --- plain functions over one text or one array ---------------------------------------------
 
 def english_share(text: str) -> float:
-    """Share of the text's words that are English stop words (0 for no words)."""
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    return sum(w in ENGLISH_STOP_WORDS for w in words) / len(words) if words else 0.0
+    """Share of the text's words that are English stop words (0 for no words); the first
+    LANGUAGE_SAMPLE characters are enough to tell."""
+    words = WORD.findall(text[:LANGUAGE_SAMPLE].lower())
+    return sum(map(ENGLISH_STOP_WORDS.__contains__, words)) / len(words) if words else 0.0
 
 
 def primary_lang(lang: str | None) -> str | None:
@@ -109,17 +117,28 @@ def skip_reason(text: str, words: int, lang: str | None, site_lang: str | None,
     return None
 
 
-def off_topic_cutoff(similarities: np.ndarray) -> tuple[float, float]:
+def weighted_median(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The value below which half the weight lies (the plain median without weights)."""
+    if weights is None:
+        return float(np.median(values))
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def off_topic_cutoff(similarities: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
     """(typical similarity, cutoff) of a site: a page is off-topic below the cutoff.
 
-    The cutoff is the lower of half the median similarity and the similarity at a robust
-    z-score of -3 on a log scale (median and MAD of log similarity): both relative to the
-    site's own distribution, so the same rule fits a 30-page and a 100,000-page site.
+    `weights` say how much each page belongs to the core (the core's own pages set what is
+    typical, so drifted pages cannot drag it down). The cutoff is the lower of half the
+    typical similarity and the similarity at a robust z-score of -3 on a log scale (weighted
+    median and MAD of log similarity): both relative to the site's own distribution, so the
+    same rule fits a 30-page and a 100,000-page site.
     """
     logs = np.log(np.maximum(similarities, EPS))
-    centre = float(np.median(logs))
-    mad = 1.4826 * float(np.median(np.abs(logs - centre)))
-    typical = float(np.median(similarities))
+    centre = weighted_median(logs, weights)
+    mad = 1.4826 * weighted_median(np.abs(logs - centre), weights)
+    typical = weighted_median(similarities, weights)
     return typical, min(MAX_RATIO * typical, math.exp(centre - OUTLIER_Z * mad))
 
 
@@ -166,7 +185,7 @@ class SiteModel:
     terms: np.ndarray
     utility: np.ndarray          # bool per term
     centroid: np.ndarray         # unit vector of the core
-    typical: float | None        # median similarity of the judged pages
+    typical: float | None        # similarity of a typical core page (weighted median)
     cutoff: float | None         # off-topic below this; None when pages are not judged
     no_verdict: str | None       # why pages are not judged (too few, no dominant core)
     site_lang: str | None
@@ -210,7 +229,7 @@ class PageScores:
 
 def _vectorizer(english: bool, pages: int, max_features: int) -> TfidfVectorizer:
     return TfidfVectorizer(
-        lowercase=True, strip_accents="unicode", token_pattern=TOKEN_PATTERN,
+        lowercase=True, token_pattern=TOKEN_PATTERN,
         stop_words="english" if english else None,
         # without a stop-word list, words on over half the pages are function words
         max_df=1.0 if english or pages < 20 else 0.5,
@@ -231,10 +250,11 @@ def _fit_vectorizer(con, main_sql: str, opts: TopicsOptions, site_lang: str | No
         f"SELECT text, lang FROM ({main_sql}) WHERE words >= ? ORDER BY md5(url), url LIMIT ?",
         [opts.min_words, opts.fit_sample]).fetchall()
     english = site_lang in (None, "en")
-    if english and sample and np.median([english_share(t) for t, _ in sample]) < ENGLISH_MIN_STOP_SHARE:
+    if english and sample and np.median([english_share(t) for t, _ in sample[:500]]) < ENGLISH_MIN_STOP_SHARE:
         english = False
+    # a few pages in another language in the sample only add some words to the vocabulary
     texts = [t for t, lang in sample
-             if skip_reason(t, opts.min_words, lang, site_lang, english, opts.min_words) is None]
+             if skip_reason(t, opts.min_words, lang, site_lang, False, opts.min_words) is None]
     if not texts:
         return None, english
     vectorizer = _vectorizer(english, len(texts), opts.max_features)
@@ -245,29 +265,50 @@ def _fit_vectorizer(con, main_sql: str, opts: TopicsOptions, site_lang: str | No
     return vectorizer, english
 
 
-def _similarity(X, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine of each row to the centroid of the member rows, leaving each member out of its
-    own centroid (so members are not favoured); returns (similarities, unit centroid)."""
-    total = np.asarray(X[members].sum(axis=0)).ravel().astype(np.float64)
+def _similarity(X, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine of each row to the core, the weighted sum of the rows, each row left out of its
+    own core (so a page is not judged against itself); returns (similarities, unit core)."""
+    weights = weights.astype(np.float64)
+    total = np.asarray(X.T @ weights).ravel()
     norm2 = float(total @ total)
     if norm2 == 0:
         return np.zeros(X.shape[0]), total
-    dots = X @ total
-    sims = dots / math.sqrt(norm2)
+    dots = np.asarray(X @ total).ravel()
     self2 = np.asarray(X.multiply(X).sum(axis=1)).ravel()
-    loo2 = np.maximum(norm2 - 2 * dots + self2, 0)
-    loo = np.where(loo2 > 0, (dots - self2) / np.sqrt(np.where(loo2 > 0, loo2, 1)), 0)
-    sims = np.where(members, loo, sims)
-    return np.clip(sims, 0, 1), total / math.sqrt(norm2)
+    rest2 = np.maximum(norm2 - 2 * weights * dots + weights ** 2 * self2, 0)
+    sims = (dots - weights * self2) / np.sqrt(np.where(rest2 > 0, rest2, 1))
+    return np.clip(np.where(rest2 > 0, sims, 0), 0, 1), total / math.sqrt(norm2)
 
 
-def _core_members(X, judged: np.ndarray, urls: list[str], vectorizer, opts: TopicsOptions):
-    """Rows that define the core: the hinted pages, or the pages nearest the site's centre."""
+def _dominant(X, judged: np.ndarray, iterations: int = 200) -> np.ndarray:
+    """Weights of the judged rows on the site's dominant direction: the first singular vector
+    of the TF-IDF matrix, by power iteration from the mean (deterministic). It points at the
+    largest group of pages that share vocabulary, not at a blend of every group."""
+    rows = sp.diags(judged.astype(np.float32)) @ X
+    core = np.asarray(rows.sum(axis=0)).ravel().astype(np.float64)
+    weights = np.zeros(X.shape[0])
+    for _ in range(iterations):
+        norm = np.linalg.norm(core)
+        if norm == 0:
+            break
+        core /= norm
+        weights = np.asarray(rows @ core).ravel()
+        following = np.asarray(rows.T @ weights).ravel()
+        following /= np.linalg.norm(following) or 1
+        if np.abs(following - core).max() < 1e-7:
+            break
+        core = following
+    return weights
+
+
+def _core_weights(X, judged: np.ndarray, urls: list[str], vectorizer, opts: TopicsOptions):
+    """Weight of each row in the core: the hinted pages, or the site's dominant direction.
+    Returns (weights, hinted)."""
     if opts.core_urls:
         wanted = {_normalise_hint(u) for u in opts.core_urls}
-        members = np.array([u in wanted for u in urls]) & judged
+        members = np.array([u in wanted for u in urls], dtype=bool) & judged
         if members.any():
-            return members, True
+            return members.astype(np.float64), True
         log.warning("topics.core_urls: none of these URLs is a modelled page of this crawl; "
                     "using %s", "core_keywords" if opts.core_keywords else "the site itself")
     if opts.core_keywords:
@@ -276,14 +317,9 @@ def _core_members(X, judged: np.ndarray, urls: list[str], vectorizer, opts: Topi
             score = np.where(judged, (X @ seed.T).toarray().ravel(), 0)
             positive = score[score > 0]
             if positive.size:
-                return score >= np.median(positive), True
+                return (score >= np.median(positive)).astype(np.float64), True
         log.warning("topics.core_keywords: no page uses these words; using the site itself")
-    # trimmed centroid: the half of the pages nearest the centre, three times over
-    members = judged.copy()
-    for _ in range(3):
-        sims, _ = _similarity(X, members)
-        members = judged & (sims >= np.median(sims[judged]))
-    return members, False
+    return _dominant(X, judged), False
 
 
 def _distinctive(X, similarity: np.ndarray, centroid: np.ndarray, terms: np.ndarray,
@@ -304,14 +340,15 @@ def _fit_topics(X, pages: int, opts: TopicsOptions, terms: np.ndarray, offset: i
                 is_core: bool) -> Topics:
     if X.shape[0] == 0 or X.nnz == 0:
         return Topics(None, [], offset, is_core)
-    step = max(1, math.ceil(X.shape[0] / opts.fit_sample))
+    step = max(1, math.ceil(X.shape[0] / min(opts.fit_sample, TOPIC_SAMPLE)))
     sample = X[::step]
     k = topic_count(pages, opts.max_topics)
     k = min(k, sample.shape[0], sample.shape[1])
-    nmf = NMF(n_components=k, init="nndsvda", random_state=0, max_iter=400, tol=1e-4)
-    import warnings
+    nmf = NMF(n_components=k, init="nndsvda", random_state=0, max_iter=300, tol=1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # float32 rounding can make NMF's squared loss a hair below 0 before its sqrt
+        warnings.filterwarnings("ignore", "invalid value encountered in sqrt", RuntimeWarning)
         nmf.fit(sample)
     labels = []
     for row in nmf.components_:
@@ -356,23 +393,26 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None) -> tuple[Sit
     no_verdict = None
     n_judged = int(judged.sum())
     if n_judged == 0:
-        members, hinted = judged, False
+        weights, hinted = judged.astype(np.float64), False
         no_verdict = "no page has topical text (only utility pages)"
     else:
-        members, hinted = _core_members(X, judged, urls, vectorizer, opts)
-    similarity, centroid = _similarity(X, members)
+        weights, hinted = _core_weights(X, judged, urls, vectorizer, opts)
+    similarity, centroid = _similarity(X, weights)
     typical = cutoff = None
     off = np.zeros(len(urls), dtype=bool)
     if 0 < n_judged < MIN_PAGES:
         no_verdict = (f"too few pages to tell the site's core topic: {n_judged} with enough text "
                       f"(need {MIN_PAGES})")
     elif n_judged:
-        reference = similarity[members] if hinted else similarity[judged]
-        typical, cutoff = off_topic_cutoff(reference)
+        core_pages = weights > 0
+        typical, cutoff = off_topic_cutoff(similarity[core_pages], weights[core_pages])
         off = judged & (similarity < cutoff)
-        if not hinted and off.sum() > MAX_DRIFT_SHARE * n_judged:
-            no_verdict = (f"no dominant topic: {int(off.sum())} of {n_judged} pages are far from "
-                          "the largest group; set topics.core_keywords or topics.core_urls")
+        far = int((judged & (similarity < MAX_RATIO * typical)).sum())
+        if not hinted and far > MAX_DRIFT_SHARE * n_judged:
+            # a drifted group this large is not a set of outliers: which group is the site's
+            # topic is for the user to say
+            no_verdict = (f"no dominant topic: {far} of {n_judged} pages are far from the largest "
+                          "group of pages; set topics.core_keywords or topics.core_urls")
 
     core_rows = judged & ~off
     core = _fit_topics(X[core_rows], int(core_rows.sum()), opts, terms, 0, True)
@@ -482,6 +522,8 @@ def _write_pages(writer, crawl_id: int, model: SiteModel, pages: PageScores) -> 
             reason = None
             if pages.utility[i]:
                 reason = UTILITY_REASON
+            elif pages.X.indptr[i] == pages.X.indptr[i + 1]:
+                reason = "no word the site model knows (rare words only)"
             elif model.no_verdict:
                 reason = model.no_verdict
             writer.add("topics", {
@@ -570,7 +612,7 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel, pages: 
         page_w = np.asarray(V.multiply(support > 0).sum(axis=1)).ravel()
         for i, b in enumerate(batch):
             by_link = bool(b["target_off"])
-            by_text = (b["text"].split().__len__() >= MIN_BLOCK_WORDS
+            by_text = (len(b["text"].split()) >= MIN_BLOCK_WORDS
                        and n_drift[i] >= MIN_DRIFT_WORDS and known_w[i] - core_w[i] > core_w[i]
                        and page_w[i] < 0.5 * known_w[i])
             if not (by_link or by_text):
@@ -616,11 +658,13 @@ def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel, pages
         rows = [row_of[b["url"]] for b in batch]
         after = pages.X[rows]
         sims = np.asarray(before.multiply(after).sum(axis=1)).ravel()
-        topic_before = model.score(before)[3]
+        _, utility_before, _, topic_before = model.score(before)
         for i, (b, sim) in enumerate(zip(batch, sims)):
             then, now = int(topic_before[i]), int(pages.topic[rows[i]])
-            # a rewrite on the same topic keeps its topic; a replaced page does not
-            if sim >= opts.changed_threshold or (then == now and then >= 0):
+            # a rewrite on the same topic keeps its topic (a utility page stays one); a replaced
+            # page does not
+            same = then == now and then >= 0 or utility_before[i] and pages.utility[rows[i]]
+            if sim >= opts.changed_threshold or same:
                 continue
             gone = _top_terms(before[i], after[i], model.terms)
             new = _top_terms(after[i], before[i], model.terms)

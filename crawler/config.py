@@ -114,6 +114,9 @@ class Options:
     max_query_length: int = 300
     max_path_segments: int = 20
     resume: bool = False
+    redis: str | None = None              # redis://host:6379/0: crawl with several workers
+    worker: bool = False                  # this process is one worker of a --redis crawl
+    worker_timeout: float = 15.0          # a worker silent this long is gone; others take its requests
     fail_on: str | None = None            # error | warning
     verbose: bool = False
     quiet: bool = False

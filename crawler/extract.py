@@ -13,7 +13,7 @@ from lxml import etree
 
 from crawler.urls import Resolved, resolve
 
-ROLES = ("main", "nav", "header", "footer", "aside", "teaser", "other")
+ROLES = ("main", "nav", "header", "footer", "aside", "teaser", "other")  # of a block
 
 # Never rendered as text, or only as a fallback nobody sees; links inside still count.
 SKIP_TEXT = frozenset({"head", "title", "script", "style", "noscript", "template", "svg", "iframe",
@@ -37,7 +37,7 @@ HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 SUBHEADINGS = HEADINGS[1:]
 
 TAG_ROLE = {"nav": "nav", "aside": "aside", "header": "header", "footer": "footer",
-            "main": "main", "article": "main"}
+            "main": "main", "article": "article"}
 ARIA_ROLE = {"navigation": "nav", "banner": "header", "contentinfo": "footer",
              "complementary": "aside", "main": "main"}
 # Class/id hints are read on layout containers only: on <li class="menu-item"> or
@@ -54,6 +54,7 @@ HINT_TOKENS = (
     ("aside", {"sidebar", "widget", "widgets", "aside", "related", "secondary"}),
     ("mainhint", {"content", "main", "article", "post", "entry", "maincontent", "primary", "story"}),
 )
+REGION_TOKENS = frozenset({"content", "main", "maincontent", "primary"})
 # A main hint next to one of these names a detail of a post ("post-meta", "entry-title"), not
 # the region that holds it.
 NOT_MAIN_TOKENS = frozenset({"meta", "date", "author", "byline", "tag", "tags", "category",
@@ -83,7 +84,10 @@ TEASER_MIN_EXCERPT = 4      # words besides link text; "<li><a>Post</a> <a>More<
 TEASER_MAX_NODES = 400      # bounds the cost of measuring a candidate container
 TEASER_MAX_CLIMB = 8
 LINK_DENSE_SHARE = 0.6
-MAIN_HINT_MIN_SHARE = 0.25  # a class-hinted main region must hold this share of unlabelled text
+# An <article> or a class-hinted region must hold this share of the text outside any landmark
+# to count as the page's main region: a lone card or a "content" div of five words does not.
+WEAK_MAIN_MIN_SHARE = 0.25
+REGION_RANK = {None: 0, "mainhint": 1, "article": 2, "main": 3}
 
 RESOLVE_CACHE_SIZE = 50_000
 _resolved: dict = {}
@@ -94,19 +98,19 @@ _local = threading.local()
 
 @dataclass
 class Extracted:
-    title: str | None
+    title: str | None             # first <title> outside <svg>, collapsed; None if none, '' if empty
     title_count: int
-    meta_description: str | None
-    meta_robots: str | None
-    canonical: str | None
-    lang: str | None
+    meta_description: str | None  # None if absent or without content, '' if empty
+    meta_robots: str | None       # robots and googlebot contents, lower-cased, joined with ', '
+    canonical: str | None         # first <link rel=canonical>, resolved; None if absent or not fetchable
+    lang: str | None              # <html lang>, lower-cased
     h1: list[str]
-    headings: list[str]
-    anchors: list[str]
-    word_count: int
-    main_words: int
-    blocks: list[dict]
-    links: list[dict]
+    headings: list[str]           # "h2 Some heading" in page order; "h2" alone when empty
+    anchors: list[str]            # ids and <a name>s, first occurrence order
+    word_count: int               # words of all blocks
+    main_words: int               # words of the blocks with role 'main'
+    blocks: list[dict]            # rows of the blocks table without crawl_id and page_url
+    links: list[dict]             # rows of the links table without crawl_id and source_url
 
 
 def extract(html: str, url: str, site_hosts: frozenset[str]) -> Extracted:
@@ -114,13 +118,12 @@ def extract(html: str, url: str, site_hosts: frozenset[str]) -> Extracted:
     root = _parse(html)
     if root is None:
         return Extracted(None, 0, None, None, None, None, [], [], [], 0, 0, [], [])
-    tools = _tools()
     site_hosts = frozenset(site_hosts)  # a set would do for urls.resolve but not as a cache key
-    page_url = resolve(url, url, site_hosts).url
+    page_url = _resolve_safely(url, url, site_hosts).url
 
     titles = [t for t in root.iter("title") if next(t.iterancestors("svg"), None) is None]
     title = _inner_text(titles[0]) if titles else None
-    description, robots = None, None
+    description, robots = None, []
     for meta in root.iter("meta"):
         content = meta.get("content")
         if content is None:
@@ -129,8 +132,8 @@ def extract(html: str, url: str, site_hosts: frozenset[str]) -> Extracted:
         if name == "description" and description is None:
             description = _collapse(content)
         elif name in ("robots", "googlebot"):
-            value = _collapse(content).lower()
-            robots = value if robots is None else (f"{robots}, {value}" if value else robots)
+            robots.append(_collapse(content).lower())
+    robots = ", ".join(r for r in robots if r) if robots else None
     lang = root.get("lang")
     lang = lang.strip().lower() if lang is not None else None
 
@@ -138,7 +141,7 @@ def extract(html: str, url: str, site_hosts: frozenset[str]) -> Extracted:
     for element in root.iter("base"):
         href = element.get("href")
         if href is not None:
-            base = resolve(href, url, site_hosts).url or base
+            base = _resolve_safely(href, url, site_hosts).url or base
             break
     robot_tokens = set(re.split(r"[\s,]+", robots)) if robots else set()
     page_nofollow = bool(robot_tokens & {"nofollow", "none"})
@@ -147,7 +150,7 @@ def extract(html: str, url: str, site_hosts: frozenset[str]) -> Extracted:
     for template in root.iter("template"):
         inert.update(template.iter())
     links, link_of, a_text = _links(root, base, site_hosts, page_nofollow, inert)
-    canonical = next((row["url"] for row in links if row["element"] == "link" and row["url"]
+    canonical = next((row["url"] for row in links if row["element"] == "link"
                       and "canonical" in row["rel"].lower().split()), None)
 
     h1, headings = [], []
@@ -158,9 +161,8 @@ def extract(html: str, url: str, site_hosts: frozenset[str]) -> Extracted:
         headings.append(f"{heading.tag} {text}".rstrip())
         if heading.tag == "h1":
             h1.append(text)
-    anchors = list(dict.fromkeys(a for a in tools.anchors(root) if a.strip()))
-
-    marks = _landmarks(root, tools)
+    anchors, roles, classed = _scan(root)
+    marks = _landmarks(root, roles, classed)
     teasers = _teasers(root, links, link_of, a_text, page_url, marks)
     raw, link_block = _split(root, marks, teasers, link_of)
     blocks = _label(raw)
@@ -186,6 +188,7 @@ def _hash(collapsed: str) -> int:
 
 
 def count_words(text: str) -> int:
+    """Word tokens (\\w based, so any script counts; a CJK run is one word)."""
     return len(_WORD.findall(text))
 
 
@@ -230,26 +233,39 @@ def _parse(html: str):
     # links sometimes sit); without the end tags it all stays in <body>.
     data = _END_TAGS.sub("", html).encode("utf-8", "replace")
     try:
-        return etree.fromstring(data, _tools().parser)
+        return etree.fromstring(data, _parser())
     except (etree.LxmlError, ValueError):
         return None
 
 
-def _tools():
-    # lxml parsers and compiled XPath objects must not be shared between threads.
-    tools = getattr(_local, "tools", None)
-    if tools is None:
-        tools = _local.tools = _Tools()
-    return tools
+def _parser():
+    # An lxml parser must not be shared between threads.
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = etree.HTMLParser(encoding="utf-8", remove_comments=True,
+                                                  remove_pis=True, no_network=True, huge_tree=True)
+    return parser
 
 
-class _Tools:
-    def __init__(self):
-        self.parser = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True,
-                                       no_network=True, huge_tree=True)
-        self.anchors = etree.XPath("//@id | //a/@name", smart_strings=False)
-        self.roles = etree.XPath("//*[@role]")
-        self.classed = etree.XPath("//*[@class or @id]")
+def _scan(root):
+    """One pass over every element's attributes: the anchors (ids and <a name>) in page order,
+    the elements with a role, and the layout containers with a class or id. (Faster than three
+    XPath queries, which libxml2 evaluates slowly on big pages.)"""
+    anchors, roles, classed = [], [], []
+    for el in root.iter():
+        tag = el.tag
+        ident = el.get("id")
+        if ident and not ident.isspace():
+            anchors.append(ident)
+        if tag == "a":
+            name = el.get("name")
+            if name and not name.isspace():
+                anchors.append(name)
+        if el.get("role"):
+            roles.append(el)
+        if tag in HINT_TAGS and (ident or el.get("class")):
+            classed.append(el)
+    return list(dict.fromkeys(anchors)), roles, classed
 
 
 def _links(root, base, site_hosts, page_nofollow, inert):
@@ -318,8 +334,17 @@ def _resolve(href: str, base: str, site_hosts: frozenset[str]) -> Resolved:
     if target is None:
         if len(_resolved) >= RESOLVE_CACHE_SIZE:
             _resolved.clear()
-        target = _resolved[key] = resolve(href, base, site_hosts)
+        target = _resolved[key] = _resolve_safely(href, base, site_hosts)
     return target
+
+
+def _resolve_safely(href: str, base: str, site_hosts: frozenset[str]) -> Resolved:
+    # urls.resolve raises ValueError on some bracketed hosts ("http://[::1", "https://[a]"):
+    # one bad href must not cost the page.
+    try:
+        return resolve(href, base, site_hosts)
+    except ValueError as exc:
+        return Resolved(None, None, "invalid", f"invalid URL: {exc}")
 
 
 def _fallback_text(a) -> str:
@@ -331,36 +356,39 @@ def _fallback_text(a) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _hint(words: str) -> str | None:
+def _hint(words: str) -> tuple[str | None, bool]:
+    """The role a class/id string suggests, and whether it names the page's content region
+    ("content", "main") rather than an item that may also sit in a widget ("post", "entry")."""
     tokens = set(_TOKEN.findall(_CAMEL.sub(r"\1 \2", words).lower()))
     for role, names in HINT_TOKENS:
         if tokens & names and (role != "mainhint" or not tokens & NOT_MAIN_TOKENS):
-            return role
-    return None
+            return role, bool(tokens & REGION_TOKENS)
+    return None, False
 
 
-def _landmarks(root, tools) -> dict:
+def _landmarks(root, roles, classed) -> dict:
     """element -> (role, demotable): the elements that open a region. Roles: nav, header, footer,
     aside, main, mainhint (a class-hinted main). Demotable header/footer are part of main inside
     article/main."""
     marks = {el: (TAG_ROLE[el.tag], el.tag in ("header", "footer"))
              for el in root.iter(*TAG_ROLE)}
-    for el in tools.roles(root):
+    for el in roles:
         tokens = el.get("role").lower().split()
         role = next((ARIA_ROLE[t] for t in tokens if t in ARIA_ROLE), None)
         if role:
             marks[el] = (role, False)
-    hinted = {}
-    for el in tools.classed(root):
-        if el.tag in HINT_TAGS and el not in marks:
-            role = _hint(f"{el.get('class') or ''} {el.get('id') or ''}")
+    hinted, seeds = {}, []
+    for el in classed:
+        if el not in marks:
+            role, region = _hint(f"{el.get('class') or ''} {el.get('id') or ''}")
             if role:
                 hinted[el] = role
+            if role == "mainhint" and region:
+                seeds.append(el)
     # A hinted landmark must not swallow the page's content: "content-sidebar-wrap" or a
     # "page-header" that holds the h1 are wrappers, not sidebars or banners.
     core = set()
-    seeds = [el for el, (role, _) in marks.items() if role == "main"]
-    seeds += [el for el, role in hinted.items() if role == "mainhint"]
+    seeds += [el for el, (role, _) in marks.items() if role in ("main", "article")]
     seeds += list(root.iter("h1"))
     for seed in seeds:
         for ancestor in seed.iterancestors():
@@ -387,7 +415,8 @@ def _teasers(root, links, link_of, a_text, page_url, marks) -> dict:
         if el.tag != "a" or url is None or url == page_url:
             continue
         text = a_text[el]
-        if (len(text) <= 120 and _READ_MORE.fullmatch(text)) or _ends_with_ellipsis(_text_before(el)):
+        if ((len(text) <= 120 and _READ_MORE.fullmatch(text)) or _ends_with_ellipsis(_text_before(el))) \
+                and _ends_its_paragraph(el):
             triggers[el] = url
     if not triggers and not any(True for _ in root.iter(*SUBHEADINGS)):
         return {}
@@ -403,10 +432,10 @@ def _teasers(root, links, link_of, a_text, page_url, marks) -> dict:
         if el.tag in ("html", "body"):
             return True
         mark = marks.get(el)
-        if mark is None or mark[0] == "mainhint" or (mark[0] == "main" and el.tag == "article"):
+        if mark is None or mark[0] in ("article", "mainhint"):
             return False
         if mark[1]:
-            return not any(marks.get(a, ("",))[0] == "main" for a in el.iterancestors())
+            return not any(marks.get(a, ("",))[0] in ("main", "article") for a in el.iterancestors())
         return True
 
     def measure(el, own):
@@ -458,7 +487,7 @@ def _teasers(root, links, link_of, a_text, page_url, marks) -> dict:
             containers.setdefault(container, url)
     cards = {}
     for heading in root.iter(*SUBHEADINGS):
-        if any(a in containers for a in heading.iterancestors()):
+        if any(ancestor in containers for ancestor in heading.iterancestors()):
             continue
         a = next((a for a in heading.iter("a") if a in link_of), None)
         url = links[link_of[a]]["url"] if a is not None else None
@@ -473,30 +502,62 @@ def _teasers(root, links, link_of, a_text, page_url, marks) -> dict:
     return containers
 
 
+def _ends_its_paragraph(a) -> bool:
+    """No word follows the link in its paragraph. A teaser ends with its link; "resources that
+    help them <a>learn more about X</a> can offer clarity" is prose."""
+    node = a
+    while node is not None:
+        if node.tail and _WORD.search(node.tail):
+            return False
+        for seen, sib in enumerate(node.itersiblings()):
+            if seen == 20:
+                return True  # twenty wordless inline siblings: nothing more is coming
+            tag = sib.tag
+            if tag.__class__ is str:
+                if tag in BLOCK:
+                    return True
+                if tag not in SKIP_TEXT and any(_WORD.search(t) for t in sib.itertext()):
+                    return False
+            if sib.tail and _WORD.search(sib.tail):
+                return False
+        node = node.getparent()
+        if node is None or node.tag not in INLINE:
+            return True
+    return True
+
+
 def _text_before(a) -> str | None:
-    """The text right before a link, within its parent."""
+    """The text right before a link, within its parent (a few siblings back at most: this runs
+    for every link, and a row of image links has no text to find)."""
     prev = a.getprevious()
-    while prev is not None:
+    for _ in range(3):
+        if prev is None:
+            break
         if prev.tail and not prev.tail.isspace():
             return prev.tail
-        text = _last_text(prev, 0)
+        text = _last_text(prev, [50])
         if text:
             return text
         prev = prev.getprevious()
+    else:
+        return None
     parent = a.getparent()
     return parent.text if parent is not None else None
 
 
-def _last_text(el, depth) -> str | None:
-    if el.tag.__class__ is not str or el.tag in SKIP_TEXT:
+def _last_text(el, budget: list) -> str | None:
+    """The last visible text inside el, visiting at most budget[0] elements."""
+    budget[0] -= 1
+    if budget[0] < 0 or el.tag.__class__ is not str or el.tag in SKIP_TEXT:
         return None
     for child in reversed(el):
         if child.tail and not child.tail.isspace():
             return child.tail
-        if depth < 8:
-            text = _last_text(child, depth + 1)
-            if text:
-                return text
+        text = _last_text(child, budget)
+        if text:
+            return text
+        if budget[0] < 0:
+            return None
     return el.text if el.text and not el.text.isspace() else None
 
 
@@ -517,8 +578,8 @@ def _split(root, marks, teasers, link_of):
     """Walk the tree once: raw blocks (owner, ctx, group, text, link_url, is_list, dense) and
     link row index -> block index.
 
-    ctx is the region (nav, header, footer, aside, main, mainhint or None); group is 'landmark'
-    or 'teaser' when the whole subtree is one block. Teasers are carved out of main, unlabelled
+    ctx is the region (nav, header, footer, aside, main, article, mainhint or None); group is
+    'landmark' or 'teaser' when the whole subtree is one block. Teasers are carved out of main, unlabelled
     areas and also out of aside/header/footer, since link networks plant them in sidebars and
     footers; a teaser inside a nav stays nav, as a "More" link in a menu is navigation."""
     blocks, link_block = [], {}
@@ -592,10 +653,11 @@ def _split(root, marks, teasers, link_of):
                     flush()
                     frame = (True, (ctx, group, owner, sem_main, teaser_url, layout_row))
                     owner, role = el, mark[0]
-                    if role == "main":
-                        ctx, sem_main = "main", True
-                    elif role == "mainhint":
-                        ctx = ctx or "mainhint"
+                    if role in ("main", "article", "mainhint"):
+                        # The strongest evidence of main content seen so far holds.
+                        if REGION_RANK[role] > REGION_RANK[ctx]:
+                            ctx = role
+                        sem_main = sem_main or role != "mainhint"
                     else:
                         ctx, group = role, "landmark"
                 elif group is None and (tag in BLOCK or (layout_row and tag in CELLS)):
@@ -632,28 +694,28 @@ def _split(root, marks, teasers, link_of):
 
 
 def _label(raw) -> list[dict]:
-    """Final roles and block rows. Unlabelled text is main unless the page marks its main
-    region; a class-hinted main region counts only if it holds a real share of the text."""
+    """Final roles and block rows. Text outside landmarks is main unless the page marks its main
+    region: <main> or role=main always does, an <article> or a class hint only when it holds a
+    real share of that text."""
     words = [count_words(b[3]) for b in raw]
-    by_ctx = {"main": 0, "mainhint": 0, None: 0}
+    by_ctx = dict.fromkeys(REGION_RANK, 0)
     for (_, ctx, group, *_), n in zip(raw, words):
         if group is None:
             by_ctx[ctx] += n
-    hint_ok = by_ctx["mainhint"] > 0 and (
-        by_ctx["mainhint"] >= MAIN_HINT_MIN_SHARE * (by_ctx["mainhint"] + by_ctx[None]))
-    has_main = by_ctx["main"] > 0 or hint_ok
+    weak = by_ctx["article"] + by_ctx["mainhint"]
+    has_main = by_ctx["main"] > 0 or (weak > 0 and weak >= WEAK_MAIN_MIN_SHARE * (weak + by_ctx[None]))
     paths, rows = {}, []
     for (owner, ctx, group, text, link_url, is_list, dense), n in zip(raw, words):
         if group == "teaser":
             role = "teaser"
         elif group == "landmark":
             role = ctx
-        elif ctx == "main" or (ctx == "mainhint" and has_main):
+        elif ctx is not None and has_main:
             role = "other" if is_list and dense else "main"
         else:
             role = "other" if has_main or dense else "main"
-        rows.append({"block_index": len(rows), "role": role, "path": ">".join(_path(owner, paths)), "text": text,
-                     "word_count": n, "link_url": link_url if group == "teaser" else None,
+        rows.append({"block_index": len(rows), "role": role, "path": ">".join(_path(owner, paths)),
+                     "text": text, "word_count": n, "link_url": link_url if group == "teaser" else None,
                      "text_hash": _hash(text)})
     return rows
 

@@ -25,3 +25,9 @@ class SitemapItem:
     """URLs listed in one sitemap file."""
     sitemap: str
     urls: list[str]
+
+
+@dataclass(slots=True)
+class DoneItem:
+    """A request that wrote no `responses` row (robots.txt, a sitemap) is answered."""
+    url: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from crawler.items import FetchItem, PageItem, SitemapItem
+from crawler.items import DoneItem, FetchItem, PageItem, SitemapItem
 
 FLUSH_SECONDS = 5.0  # an abrupt stop loses at most this much of the crawl
 
@@ -23,6 +23,7 @@ class DuckDBPipeline:
         writer = ctx.writer
         if isinstance(item, FetchItem):
             writer.add("responses", item.row)
+            writer.done.append(item.row["url"])  # a response's FetchItem comes after its other items
         elif isinstance(item, PageItem):
             writer.add("pages", item.page)
             cid = ctx.crawl_id
@@ -30,6 +31,8 @@ class DuckDBPipeline:
                 writer.add("blocks", {"crawl_id": cid, "page_url": item.url, **block})
             for link in item.links:
                 writer.add("links", {"crawl_id": cid, "source_url": item.url, **link})
+        elif isinstance(item, DoneItem):
+            writer.done.append(item.url)
         elif isinstance(item, SitemapItem):
             for url in item.urls:
                 writer.add("sitemap_urls", {"crawl_id": ctx.crawl_id, "url": url, "sitemap": item.sitemap})

@@ -99,6 +99,15 @@ def run_crawl(con, db_path: str, options: Options, site_hosts: list[str] | None 
     site = options.site or default_site(urls)
     hosts = sorted(set(site_hosts) if site_hosts else {host_key(u) for u in urls})
     resumed = False
+    coord = None
+    if options.redis:
+        from crawler.distributed import RedisCoordinator, connect
+
+        if options.resume:
+            raise AuditError("--resume is for a single-process crawl; a --redis crawl resumes by "
+                             "starting a worker again")
+        coord = RedisCoordinator(connect(options.redis), site, options.worker_timeout)
+        coord.check_not_finished()
     if options.resume:
         row = con.execute(
             "SELECT max(crawl_id) FROM crawls WHERE site = ? AND status = 'interrupted'", [site]
@@ -110,16 +119,24 @@ def run_crawl(con, db_path: str, options: Options, site_hosts: list[str] | None 
         resumed = True
     else:
         crawl_id = store.create_crawl(con, site, urls, hosts, to_json_dict(options))
-    jobdir = jobdir_for(db_path, crawl_id)
+    jobdir = None if coord else jobdir_for(db_path, crawl_id)
     writer = store.BatchWriter(con)
     ctx = CrawlContext(
         crawl_id=crawl_id, options=options, start_urls=urls, site_hosts=frozenset(hosts),
-        con=con, writer=writer, resumed=resumed,
+        con=con, writer=writer, resumed=resumed, coord=coord,
         cached={} if options.no_external else fresh_external_checks(con, options.links.external_cache_days),
     )
     if not options.verbose:
         logging.getLogger("scrapy").setLevel(logging.ERROR)
     settings = crawl_settings(options, hosts, jobdir)
+    if coord:
+        from crawler.distributed import redis_settings
+
+        settings.update(redis_settings(options.redis, site, len(hosts), options.concurrency))
+        # An idle worker looks at the shared queue on the engine's heartbeat (5 s by default);
+        # once a second lets it join other workers' crawl promptly.
+        from scrapy.core.engine import ExecutionEngine
+        ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = 1.0
     settings["LOG_INSTALL_ROOT_HANDLER"] = options.verbose
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(AuditSpider)
@@ -145,7 +162,7 @@ def run_crawl(con, db_path: str, options: Options, site_hosts: list[str] | None 
         "cached_external_checks": len(ctx.cached_used),
     })
     store.finish_crawl(con, crawl_id, status, stats)
-    if status == "finished":
+    if status == "finished" and jobdir:
         shutil.rmtree(jobdir, ignore_errors=True)
         parent = Path(jobdir).parent
         if parent.exists() and not any(parent.iterdir()):

@@ -51,6 +51,7 @@ def crawl_settings(options: Options, site_hosts: list[str], jobdir: str | None) 
         },
         "ITEM_PIPELINES": {"crawler.pipelines.DuckDBPipeline": 100},
         "DEPTH_PRIORITY": 1,                                # breadth-first: true click depth,
+        "SCHEDULER": "crawler.scheduler.AuditScheduler",    # tells the spider what is in flight
         "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",  # and a frontier on disk
         "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
         "JOBDIR": jobdir,                                   # --resume continues from here

@@ -14,6 +14,8 @@ from scrapy import exceptions as scrapy_errors
 from scrapy.http import HtmlResponse, Request, TextResponse
 from scrapy.utils.sitemap import Sitemap
 from w3lib.encoding import html_to_unicode
+from scrapy.utils.request import request_from_dict
+from twisted.internet import task
 from twisted.internet.error import (ConnectionDone, ConnectionLost, ConnectionRefusedError,
                                     DNSLookupError, TCPTimedOutError, TimeoutError)
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
@@ -21,7 +23,7 @@ from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 from crawler import store
 from crawler.config import Options
 from crawler.extract import extract
-from crawler.items import FetchItem, PageItem, SitemapItem
+from crawler.items import DoneItem, FetchItem, PageItem, SitemapItem
 from crawler.urls import host_key, normalize, strip_tracking, trap_reason, url_shape
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -43,6 +45,7 @@ class CrawlContext:
     cached: dict[str, str | None] = field(default_factory=dict)  # fresh external checks: url -> redirect_to
     cached_used: set[str] = field(default_factory=set)
     resumed: bool = False
+    coord: Any = None                         # RedisCoordinator when crawling with several workers
 
 
 class _Never(Exception):
@@ -122,8 +125,24 @@ class AuditSpider(scrapy.Spider):
         crawler.signals.connect(spider.on_scheduled, signal=signals.request_scheduled)
         crawler.signals.connect(spider.on_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider.on_headers, signal=signals.headers_received)
-        crawler.signals.connect(spider.on_downloading, signal=signals.request_reached_downloader)
+        crawler.signals.connect(spider.on_opened, signal=signals.spider_opened)
+        crawler.signals.connect(spider.on_closed, signal=signals.spider_closed)
         return spider
+
+    def on_opened(self, spider=None):
+        coord = self.ctx.coord
+        if coord:
+            coord.heartbeat()
+            self.beat = task.LoopingCall(coord.heartbeat)
+            self.beat.start(coord.heartbeat_seconds, now=False)
+            self.ctx.writer.after_flush = coord.inflight_done
+
+    def on_closed(self, spider=None, reason=None):
+        coord = self.ctx.coord
+        if coord:
+            if self.beat.running:
+                self.beat.stop()
+            coord.leave(clean=reason == "finished")
 
     # --- budget and state -------------------------------------------------------------------
 
@@ -132,23 +151,37 @@ class AuditSpider(scrapy.Spider):
 
     def on_scheduled(self, request, spider=None):
         if request.meta.get("purpose") == "crawl" and not request.meta.get("retry_times"):
-            self.state["scheduled_pages"] = self._st("scheduled_pages", 0) + 1
+            self.add_scheduled(1)
 
     def on_dropped(self, request, spider=None):
         if request.meta.get("purpose") == "crawl" and not request.meta.get("retry_times"):
-            self.state["scheduled_pages"] = self._st("scheduled_pages", 0) - 1
+            self.add_scheduled(-1)
 
-    def on_downloading(self, request, spider=None):
-        # Remembered until answered: Ctrl-C loses requests in flight, --resume asks for them again.
+    def add_scheduled(self, n: int) -> None:
+        if self.ctx.coord:
+            self.ctx.coord.add_scheduled(n)
+        else:
+            self.state["scheduled_pages"] = self._st("scheduled_pages", 0) + n
+
+    def track_inflight(self, request) -> None:
+        """Called by the scheduler for each request it hands out. Remembered until answered:
+        Ctrl-C drops requests in flight and --resume asks for them again. With several workers
+        they stay in Redis until their rows are on disk, so another worker can take them over."""
         meta = request.meta
-        if meta.get("purpose") in ("crawl", "check"):
+        if "url" not in meta:
+            return
+        if self.ctx.coord:
+            self.ctx.coord.inflight_add(meta["url"], request.to_dict(spider=self))
+        elif meta.get("purpose") in ("crawl", "check"):
             self._st("inflight", {})[meta["url"]] = (meta["purpose"], meta.get("depth"), meta.get("found_by"))
 
     def answered(self, request) -> None:
-        self._st("inflight", {}).pop(request.meta.get("url"), None)
+        if not self.ctx.coord:
+            self._st("inflight", {}).pop(request.meta.get("url"), None)
 
     def budget_left(self) -> int:
-        return self.options.max_pages - self._st("scheduled_pages", 0)
+        used = self.ctx.coord.scheduled() if self.ctx.coord else self._st("scheduled_pages", 0)
+        return self.options.max_pages - used
 
     def on_headers(self, headers, body_length, request, spider=None):
         """Stop downloading bodies we will not parse: checks, and non-HTML files of the site."""
@@ -183,17 +216,24 @@ class AuditSpider(scrapy.Spider):
         )
 
     async def start(self):
+        if self.ctx.coord and not self.ctx.coord.claim_seed():
+            return  # another worker seeded the shared frontier
+        # Requests in flight when the crawl was interrupted, asked for again on --resume.
+        lost = list(self._st("inflight", {}).items()) if self.ctx.resumed else []
         if not self.ctx.resumed or not self._st("sitemaps_done", False):
             for host in sorted(self.ctx.site_hosts):
                 base = self._base_for(host)
                 yield Request(f"{base}/robots.txt", callback=self.parse_robots,
                               errback=self.on_meta_error, dont_filter=True, priority=1000,
                               meta={"purpose": "robots", "dont_obey_robotstxt": True,
+                                    "url": f"{base}/robots.txt",
                                     "download_slot": host, "handle_httpstatus_all": True,
                                     "base": base})
         for url in self.ctx.start_urls:
             yield self.page_request(url, 0, "start", url_shape(url), 1)
-        for url, (purpose, depth, found_by) in list(self._st("inflight", {}).items()):
+        if self.ctx.coord:
+            self.ctx.coord.seed_complete()
+        for url, (purpose, depth, found_by) in lost:
             if purpose == "crawl":
                 req = self.page_request(url, depth, found_by, url_shape(url), 1)
             else:
@@ -220,13 +260,18 @@ class AuditSpider(scrapy.Spider):
             except ValueError:
                 continue
             yield self._sitemap_request(url)
+        yield DoneItem(response.meta["url"])
 
     def _sitemap_request(self, url: str) -> Request:
         return Request(url, callback=self.parse_sitemap, errback=self.on_meta_error, priority=900,
-                       meta={"purpose": "sitemap", "dont_obey_robotstxt": True,
+                       meta={"purpose": "sitemap", "dont_obey_robotstxt": True, "url": url,
                              "download_slot": host_key(url), "handle_httpstatus_all": True})
 
     def parse_sitemap(self, response):
+        yield from self._sitemap_entries(response)
+        yield DoneItem(response.meta["url"])
+
+    def _sitemap_entries(self, response):
         if response.status != 200:
             return
         body = response.body
@@ -252,13 +297,18 @@ class AuditSpider(scrapy.Spider):
             elif host_key(url) in self.ctx.site_hosts:
                 urls.append(url)
         if urls:
+            if self.ctx.coord:
+                self.ctx.coord.add_sitemap_urls(urls)
             yield SitemapItem(sitemap=response.url, urls=urls)
 
     def on_meta_error(self, failure):
-        return None  # robots.txt or a sitemap could not be fetched: the crawl goes on without it
+        # robots.txt or a sitemap could not be fetched: the crawl goes on without it
+        yield DoneItem(failure.request.meta["url"])
 
     def on_idle(self, spider=None):
         """When links are exhausted, crawl the sitemap URLs no link reached (sitemap-only pages)."""
+        if self.ctx.coord:
+            return self.on_idle_shared()
         if self._st("sitemaps_done", False):
             return
         self.state["sitemaps_done"] = True
@@ -280,6 +330,27 @@ class AuditSpider(scrapy.Spider):
         cur.close()
         if added:
             raise DontCloseSpider
+
+    def on_idle_shared(self):
+        """Idle with several workers: wait while the shared crawl has work, take over a dead
+        worker's requests, run the sitemap pass once, then finish."""
+        coord = self.ctx.coord
+        self.ctx.writer.flush()
+        if not coord.is_seed_complete():
+            raise DontCloseSpider
+        reclaimed = coord.reclaim_stale()
+        for data in reclaimed:
+            self.crawler.engine.crawl(request_from_dict(data, spider=self).replace(dont_filter=True))
+        if reclaimed or coord.queue_length() or coord.busy_elsewhere():
+            raise DontCloseSpider
+        if coord.claim_sitemap_pass():
+            for url in coord.sitemap_urls():
+                if self.budget_left() <= 0:
+                    break
+                self.crawler.engine.crawl(self.page_request(url, None, "sitemap", url_shape(url), 1,
+                                                            priority=SITEMAP_PRIORITY))
+            raise DontCloseSpider
+        coord.mark_done()
 
     # --- responses ------------------------------------------------------------------------------
 
@@ -324,9 +395,11 @@ class AuditSpider(scrapy.Spider):
         row = self._response_row(response)
         self.counters["responses"] += 1
         meta = response.meta
+        # Order matters with several workers: links reach the shared frontier first, and the
+        # FetchItem comes last, marking the URL done once its rows are on disk.
         if row["redirect_to"]:
-            yield FetchItem(row)
             yield from self.follow_redirect(row["redirect_to"], meta)
+            yield FetchItem(row)
             return
         if not (200 <= response.status < 300) or not isinstance(response, TextResponse):
             yield FetchItem(row)
@@ -341,7 +414,7 @@ class AuditSpider(scrapy.Spider):
             return
         text, row["charset"] = decode_html(row["content_type"], response.body)
         page = extract(text, row["url"], self.ctx.site_hosts)
-        yield FetchItem(row)
+        yield from self.follow_links(page.links, meta)
         yield PageItem(url=row["url"], page={
             "crawl_id": self.ctx.crawl_id, "url": row["url"], "title": page.title,
             "title_count": page.title_count, "meta_description": page.meta_description,
@@ -351,9 +424,9 @@ class AuditSpider(scrapy.Spider):
             "link_count": sum(1 for l in page.links if l["element"] != "img"),
             "image_count": sum(1 for l in page.links if l["element"] == "img"),
         }, blocks=page.blocks, links=page.links)
+        yield FetchItem(row)
         self.counters["pages"] += 1
         self.counters["links"] += len(page.links)
-        yield from self.follow_links(page.links, meta)
 
     def follow_links(self, links: list[dict], meta: dict) -> Iterator[Request]:
         depth = (meta.get("depth") or 0) + 1
@@ -392,7 +465,7 @@ class AuditSpider(scrapy.Spider):
 
     def record_trap(self, url: str, shape: str, reason: str, depth: int):
         trapped = self._st("trapped", [])
-        if shape in trapped:
+        if shape in trapped or (self.ctx.coord and not self.ctx.coord.trap_once(shape)):
             return
         trapped.append(shape)
         req = Request(url, meta={"url": url, "purpose": "crawl", "depth": depth, "found_by": "link"})
@@ -437,9 +510,9 @@ class AuditSpider(scrapy.Spider):
             return
         row = self._response_row(response)
         self.counters["responses"] += 1
-        yield FetchItem(row)
         if row["redirect_to"]:
             yield from self.follow_redirect(row["redirect_to"], response.meta)
+        yield FetchItem(row)
 
     def on_error(self, failure):
         request = failure.request

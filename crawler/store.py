@@ -131,6 +131,8 @@ class BatchWriter:
         self.batch_rows = batch_rows
         self.buffers: dict[str, list[dict]] = {}
         self.schemas: dict[str, pa.Schema] = {}
+        self.done: list[str] = []      # URLs whose rows are all buffered; told to after_flush
+        self.after_flush = None        # callable(list of URLs) once their rows are on disk
 
     def add(self, table: str, row: dict) -> None:
         buf = self.buffers.setdefault(table, [])
@@ -148,6 +150,13 @@ class BatchWriter:
         return self.schemas[table]
 
     def flush(self, table: str | None = None) -> None:
+        self._flush_tables(table)
+        if table is None and self.done:
+            done, self.done = self.done, []
+            if self.after_flush:
+                self.after_flush(done)
+
+    def _flush_tables(self, table: str | None) -> None:
         for name in [table] if table else list(self.buffers):
             rows = self.buffers.get(name)
             if not rows:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from w3lib.url import safe_url_string
+from w3lib.url import canonicalize_url
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 UNFETCHABLE_SCHEMES = {"mailto", "tel", "javascript", "data", "sms", "callto", "fax", "skype",
@@ -60,8 +60,25 @@ def normalize(url: str) -> str:
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     if parts.username:
         netloc = f"{parts.username}{':' + parts.password if parts.password else ''}@{netloc}"
-    path = parts.path or "/"
-    return safe_url_string(urlunsplit((scheme, netloc, path, parts.query, "")))
+    path = _remove_dot_segments(parts.path or "/")
+    # w3lib's canonical form (sorted query, uniform escaping) is what Scrapy's duplicate filter
+    # compares, so two hrefs Scrapy treats as one request are one URL here too.
+    return canonicalize_url(urlunsplit((scheme, netloc, path, parts.query, "")))
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4, as browsers do: /a/b/../c -> /a/c; never above the root."""
+    if "." not in path:
+        return path
+    out: list[str] = []
+    for seg in path.split("/")[1:]:
+        if seg == "..":
+            if out:
+                out.pop()
+        elif seg != ".":
+            out.append(seg)
+    trailing = path.endswith(("/.", "/..")) and out and out[-1] != ""
+    return "/" + "/".join(out) + ("/" if trailing else "")
 
 
 def resolve(href: str | None, base: str, site_hosts: frozenset[str] | set[str]) -> Resolved:
@@ -74,9 +91,9 @@ def resolve(href: str | None, base: str, site_hosts: frozenset[str] | set[str]) 
         scheme = scheme_match.group(1).lower()
         if scheme not in DEFAULT_PORTS and (scheme in UNFETCHABLE_SCHEMES or len(scheme) > 1):
             return Resolved(None, None, "unfetchable", scheme)
-        if scheme in DEFAULT_PORTS and not urlsplit(raw).netloc:
-            return Resolved(None, None, "invalid", "invalid URL: no host after the scheme")
     try:
+        if scheme_match and scheme_match.group(1).lower() in DEFAULT_PORTS and not urlsplit(raw).netloc:
+            return Resolved(None, None, "invalid", "invalid URL: no host after the scheme")
         absolute = urljoin(base, raw)
     except ValueError as exc:
         return Resolved(None, None, "invalid", f"invalid URL: {exc}")

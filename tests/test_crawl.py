@@ -129,8 +129,9 @@ def test_links_recorded_with_anchor_text_and_block(crawled):
     assert found == [("our team", "main", "internal", "team")]
     unfetchable = {r[0] for r in rows(db, "SELECT invalid_reason FROM links WHERE target_type = 'unfetchable'")}
     assert {"mailto", "tel"} <= unfetchable
-    nav = rows(db, "SELECT count(*) FROM links WHERE block_role = 'nav'")[0][0]
-    assert nav > 0
+    # The menu sits in <header><nav>: its links are in the header block, never in main.
+    menu = rows(db, "SELECT DISTINCT block_role FROM links WHERE anchor_text = 'Blog'")
+    assert menu == [("header",)]
 
 
 def test_external_link_checked_once_and_failures_recorded(crawled):

@@ -38,9 +38,9 @@ HOSTS = {host_key(C + "/"), host_key(B + "/")}
     ("error", None, "too large", None, None),
     ("error", None, "not fetched: declined", None, None),
     ("fetched", 200, "binary content served as HTML", None, None),
-    ("fetched", 301, "redirect without a valid Location", None, "301 Moved Permanently without a Location header"),
+    ("fetched", 301, "redirect without a valid Location", None, "301 Moved Permanently without a valid Location"),
     ("fetched", 301, None, C + "/b", None),
-    ("fetched", 302, None, None, "302 Found without a Location header"),
+    ("fetched", 302, None, None, "302 Found without a valid Location"),
     ("fetched", 304, None, None, None),
     ("blocked_by_robots", None, None, None, None),
     ("trap", None, "http://clinic.test/cal/{n}", None, None),
@@ -533,6 +533,10 @@ def test_severity_overrides_reach_the_flags(crawl):
     crawl.analyse(options)
     assert {f["target"]: f["severity"] for f in crawl.flags()} == {
         C + "/gone": "warning", X + "/login": "error", X + "/busy": "notice"}
+
+
+def test_empty_crawl(crawl):
+    assert crawl.analyse() == dict.fromkeys(links.KINDS, 0)
 
 
 def test_internal_link_not_reached_is_not_checked(crawl):

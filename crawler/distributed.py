@@ -1,0 +1,171 @@
+"""Crawling one site with several worker processes through scrapy-redis: the shared frontier,
+duplicate filter and page budget live in Redis; each worker writes its own DuckDB file."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import time
+
+from scrapy_redis.scheduler import Scheduler as RedisScheduler
+
+from crawler.errors import AuditError
+
+HEARTBEAT_SECONDS = 2.0
+
+
+class AuditRedisScheduler(RedisScheduler):
+    """scrapy-redis' scheduler, telling the spider which requests it took from the shared queue."""
+
+    def next_request(self):
+        request = super().next_request()
+        if request is not None:
+            self.spider.track_inflight(request)
+        return request
+
+
+def key_prefix(site: str) -> str:
+    return f"content-audit:{site}:"
+
+
+def redis_settings(redis_url: str, site: str, site_hosts: int, concurrency: int) -> dict:
+    """Scrapy settings that put the scheduler queue and the duplicate filter in Redis."""
+    prefix = key_prefix(site)
+    return {
+        # A worker takes from the shared queue only what it can fetch now, leaving the rest to others.
+        "CONCURRENT_REQUESTS": concurrency * site_hosts + 2,
+        "SCHEDULER": "crawler.distributed.AuditRedisScheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "REDIS_URL": redis_url,
+        "SCHEDULER_PERSIST": True,               # other workers still need the frontier
+        "SCHEDULER_QUEUE_KEY": prefix + "requests",
+        "SCHEDULER_DUPEFILTER_KEY": prefix + "dupefilter",
+        "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
+        "JOBDIR": None,                          # the frontier is in Redis, not on disk
+    }
+
+
+def connect(redis_url: str):
+    import redis
+
+    try:
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=5)
+        client.ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise AuditError(f"cannot reach Redis at {redis_url} ({exc}): start redis-server "
+                         "or fix --redis") from None
+    return client
+
+
+class RedisCoordinator:
+    """What the workers of one distributed crawl share, besides Scrapy's queue and filter."""
+
+    def __init__(self, client, site: str, stale_seconds: float = 15.0):
+        self.r = client
+        self.stale = max(stale_seconds, 2 * HEARTBEAT_SECONDS)  # silent this long: the worker is gone
+        self.heartbeat_seconds = HEARTBEAT_SECONDS
+        self.prefix = key_prefix(site)
+        self.worker = f"{socket.gethostname()}-{os.getpid()}"
+
+    def k(self, name: str) -> str:
+        return self.prefix + name
+
+    # --- set-up and teardown -----------------------------------------------------------------
+
+    def check_not_finished(self) -> None:
+        if self.r.exists(self.k("done")):
+            raise AuditError("the last distributed crawl of this site is finished but not merged: run "
+                             "`python pipeline.py merge WORKER_DB ... --redis URL` first")
+
+    def claim_seed(self) -> bool:
+        """True for the one worker that puts the start URLs into the shared frontier."""
+        return bool(self.r.set(self.k("seeded"), self.worker, nx=True))
+
+    def clear(self) -> None:
+        keys = list(self.r.scan_iter(match=self.prefix + "*", count=1000))
+        if keys:
+            self.r.delete(*keys)
+
+    # --- budget and traps ---------------------------------------------------------------------
+
+    def add_scheduled(self, n: int) -> None:
+        self.r.incrby(self.k("scheduled_pages"), n)
+
+    def scheduled(self) -> int:
+        return int(self.r.get(self.k("scheduled_pages")) or 0)
+
+    def trap_once(self, shape: str) -> bool:
+        return bool(self.r.sadd(self.k("trapped"), shape))
+
+    # --- requests in flight ------------------------------------------------------------------
+
+    def inflight_add(self, url: str, request_dict: dict) -> None:
+        self.r.hset(self.k(f"inflight:{self.worker}"), url, pickle.dumps(request_dict, protocol=4))
+
+    def inflight_done(self, urls: list[str]) -> None:
+        """Called once the rows of these URLs are on disk: only then are they safe to forget."""
+        if urls:
+            self.r.hdel(self.k(f"inflight:{self.worker}"), *urls)
+
+    def heartbeat(self) -> None:
+        self.r.hset(self.k("workers"), self.worker, time.time())
+
+    def leave(self, clean: bool) -> None:
+        """A worker stops. If it stops early with requests in flight, it is marked stale at once
+        so another worker takes them over."""
+        if clean and not self.r.hlen(self.k(f"inflight:{self.worker}")):
+            self.r.hdel(self.k("workers"), self.worker)
+        else:
+            self.r.hset(self.k("workers"), self.worker, 0)
+
+    def reclaim_stale(self) -> list[dict]:
+        """Requests in flight of workers that stopped beating: claimed by one worker, returned."""
+        now = time.time()
+        claimed: list[dict] = []
+        for worker, beat in self.r.hgetall(self.k("workers")).items():
+            worker = worker.decode()
+            if worker == self.worker or now - float(beat) < self.stale:
+                continue
+            if not self.r.hdel(self.k("workers"), worker):
+                continue  # another worker claimed it first
+            key = self.k(f"inflight:{worker}")
+            claimed.extend(pickle.loads(v) for v in self.r.hvals(key))
+            self.r.delete(key)
+        return claimed
+
+    def busy_elsewhere(self) -> bool:
+        """Another live worker has requests in flight (it may still add links to the frontier)."""
+        now = time.time()
+        for worker, beat in self.r.hgetall(self.k("workers")).items():
+            worker = worker.decode()
+            if worker == self.worker or now - float(beat) >= self.stale:
+                continue
+            if self.r.hlen(self.k(f"inflight:{worker}")):
+                return True
+        return False
+
+    def queue_length(self) -> int:
+        return int(self.r.zcard(self.k("requests")))
+
+    # --- sitemaps -----------------------------------------------------------------------------
+
+    def add_sitemap_urls(self, urls: list[str]) -> None:
+        if urls:
+            self.r.sadd(self.k("sitemap"), *urls)
+
+    def seed_complete(self) -> None:
+        self.r.set(self.k("seed_complete"), 1)
+
+    def is_seed_complete(self) -> bool:
+        return bool(self.r.exists(self.k("seed_complete")))
+
+    def claim_sitemap_pass(self) -> bool:
+        return bool(self.r.set(self.k("sitemap_done"), self.worker, nx=True))
+
+    def sitemap_urls(self):
+        for url in self.r.sscan_iter(self.k("sitemap"), count=1000):
+            yield url.decode()
+
+    def mark_done(self) -> None:
+        self.r.set(self.k("done"), self.worker)
