@@ -562,8 +562,12 @@ def _crawler_traps(con, crawl_id: int) -> Iterator[dict]:
 def _large_pages(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
     sql = """
         SELECT url, bytes, error FROM responses
-        WHERE crawl_id = ? AND is_internal AND lower(coalesce(content_type, '')) LIKE '%html%'
-          AND (bytes > ? OR lower(coalesce(error, '')) LIKE 'too large%')
+        WHERE crawl_id = ? AND is_internal
+          AND (content_type IS NULL OR lower(content_type) LIKE '%html%')
+          AND ((bytes > ? AND content_type IS NOT NULL)
+               -- over max_bytes the download is cancelled before anything is recorded; the
+               -- crawler stops non-HTML files at their headers, so a cancelled page is HTML
+               OR (purpose = 'crawl' AND lower(coalesce(error, '')) LIKE 'too large%'))
         ORDER BY url
     """
     limit = f"{opts.large_page_bytes / 1e6:.1f} MB"
@@ -572,7 +576,7 @@ def _large_pages(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
             if row["bytes"] is not None and row["bytes"] > opts.large_page_bytes:
                 detail = f"{row['bytes'] / 1e6:.1f} MB of HTML, more than {limit}"
             else:
-                detail = f"HTML larger than the crawl's max_bytes, cut off ({row['error']}); more than {limit}"
+                detail = f"larger than the crawl's max_bytes: not downloaded ({row['error']}); more than {limit}"
             yield {"kind": "large_page", "page_url": row["url"], "target": "", "detail": detail}
 
 

@@ -34,8 +34,7 @@ MAX_DRIFT_SHARE = 0.4    # without hints, more off-topic pages than this: no dom
 MIN_DRIFT_WORDS = 2      # a block is judged by its own text with at least this many drift words
 MIN_BLOCK_WORDS = 3      # shorter blocks ("Read more") are judged only by the page they link to
 ENGLISH_MIN_STOP_SHARE = 0.15  # English prose is 40-50% stop words, other languages under 10%
-LANGUAGE_SAMPLE = 2000
-WORD = re.compile(r"[^\W\d_]+")
+LANGUAGE_SAMPLE = 1500
 TOPIC_SAMPLE = 5000      # pages an NMF is fitted on; every page is then assigned a topic
 LABEL_WORDS = 4          # keywords in a topic label
 DISTINCTIVE_WORDS = 5
@@ -91,7 +90,7 @@ def check_options(opts: TopicsOptions) -> None:
 def english_share(text: str) -> float:
     """Share of the text's words that are English stop words (0 for no words); the first
     LANGUAGE_SAMPLE characters are enough to tell."""
-    words = WORD.findall(text[:LANGUAGE_SAMPLE].lower())
+    words = text[:LANGUAGE_SAMPLE].lower().split()
     return sum(map(ENGLISH_STOP_WORDS.__contains__, words)) / len(words) if words else 0.0
 
 
@@ -274,7 +273,7 @@ def _similarity(X, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if norm2 == 0:
         return np.zeros(X.shape[0]), total
     dots = np.asarray(X @ total).ravel()
-    self2 = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+    self2 = (np.diff(X.indptr) > 0).astype(np.float64)   # rows are unit vectors, or empty
     rest2 = np.maximum(norm2 - 2 * weights * dots + weights ** 2 * self2, 0)
     sims = (dots - weights * self2) / np.sqrt(np.where(rest2 > 0, rest2, 1))
     return np.clip(np.where(rest2 > 0, sims, 0), 0, 1), total / math.sqrt(norm2)
@@ -284,16 +283,16 @@ def _dominant(X, judged: np.ndarray, iterations: int = 200) -> np.ndarray:
     """Weights of the judged rows on the site's dominant direction: the first singular vector
     of the TF-IDF matrix, by power iteration from the mean (deterministic). It points at the
     largest group of pages that share vocabulary, not at a blend of every group."""
-    rows = sp.diags(judged.astype(np.float32)) @ X
-    core = np.asarray(rows.sum(axis=0)).ravel().astype(np.float64)
+    mask = judged.astype(np.float64)
+    core = np.asarray(X.T @ mask).ravel()
     weights = np.zeros(X.shape[0])
     for _ in range(iterations):
         norm = np.linalg.norm(core)
         if norm == 0:
             break
         core /= norm
-        weights = np.asarray(rows @ core).ravel()
-        following = np.asarray(rows.T @ weights).ravel()
+        weights = np.asarray(X @ core).ravel() * mask
+        following = np.asarray(X.T @ weights).ravel()
         following /= np.linalg.norm(following) or 1
         if np.abs(following - core).max() < 1e-7:
             break
@@ -336,13 +335,15 @@ def _distinctive(X, similarity: np.ndarray, centroid: np.ndarray, terms: np.ndar
     return out
 
 
-def _fit_topics(X, pages: int, opts: TopicsOptions, terms: np.ndarray, offset: int,
+def _fit_topics(X, rows: np.ndarray, opts: TopicsOptions, terms: np.ndarray, offset: int,
                 is_core: bool) -> Topics:
-    if X.shape[0] == 0 or X.nnz == 0:
+    """NMF topics of the rows in the mask, fitted on an evenly spaced sample of them."""
+    index = np.flatnonzero(rows)
+    step = max(1, math.ceil(index.size / min(opts.fit_sample, TOPIC_SAMPLE)))
+    sample = X[index[::step]]
+    if sample.nnz == 0:
         return Topics(None, [], offset, is_core)
-    step = max(1, math.ceil(X.shape[0] / min(opts.fit_sample, TOPIC_SAMPLE)))
-    sample = X[::step]
-    k = topic_count(pages, opts.max_topics)
+    k = topic_count(index.size, opts.max_topics)
     k = min(k, sample.shape[0], sample.shape[1])
     nmf = NMF(n_components=k, init="nndsvda", random_state=0, max_iter=300, tol=1e-3)
     with warnings.catch_warnings():
@@ -364,7 +365,9 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None) -> tuple[Sit
     main_sql = store.main_text_sql(crawl_id)
     site_lang = _site_language(con, main_sql, opts.min_words)
     vectorizer, english = _fit_vectorizer(con, main_sql, opts, site_lang)
-    urls, hashes, parts = [], [], []
+    terms = vectorizer.get_feature_names_out() if vectorizer else np.array([], dtype=object)
+    utility_terms = np.array([t in UTILITY_WORDS for t in terms], dtype=bool)
+    urls, hashes, parts, utility_weight = [], [], [], []
     for batch in store.iter_batches(con, main_sql, size=BATCH):
         texts = []
         for row in batch:
@@ -380,13 +383,14 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None) -> tuple[Sit
             hashes.append(row["content_hash"])
             texts.append(row["text"])
         if texts:
-            parts.append(vectorizer.transform(texts))
+            part = vectorizer.transform(texts)
+            parts.append(part)
+            utility_weight.append(np.asarray(part.multiply(part) @ utility_terms.astype(np.float32)).ravel())
     if vectorizer is None:
         return None, None
-    terms = vectorizer.get_feature_names_out()
     X = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, len(terms)), dtype=np.float32)
-    utility_terms = np.array([t in UTILITY_WORDS for t in terms])
-    utility_weight = np.asarray(X.multiply(X) @ utility_terms.astype(np.float32)).ravel()
+    del parts
+    utility_weight = np.concatenate(utility_weight) if utility_weight else np.zeros(0)
     utility = (utility_weight >= opts.utility_share) & (X.getnnz(axis=1) > 0)
     judged = ~utility & (X.getnnz(axis=1) > 0)
 
@@ -415,11 +419,15 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None) -> tuple[Sit
                           "group of pages; set topics.core_keywords or topics.core_urls")
 
     core_rows = judged & ~off
-    core = _fit_topics(X[core_rows], int(core_rows.sum()), opts, terms, 0, True)
-    drift = _fit_topics(X[off], int(off.sum()), opts, terms, len(core.labels), False)
+    core = _fit_topics(X, core_rows, opts, terms, 0, True)
+    drift = _fit_topics(X, off, opts, terms, len(core.labels), False)
     topic = np.full(len(urls), -1)
-    topic[core_rows] = core.assign(X[core_rows])
-    topic[off] = drift.assign(X[off])
+    for start in range(0, len(urls), BATCH):
+        rows = slice(start, start + BATCH)
+        batch = X[rows]
+        part = topic[rows]          # a view: filled in place
+        part[core_rows[rows]] = core.assign(batch[core_rows[rows]])
+        part[off[rows]] = drift.assign(batch[off[rows]])
     model = SiteModel(vectorizer, terms, utility_terms, centroid, typical, cutoff, no_verdict,
                       site_lang, english, [core, drift], opts.utility_share, opts.min_words)
     pages = PageScores(urls, hashes, X, similarity, utility, off, topic)
@@ -573,8 +581,8 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel, pages: 
         return []
     judged = ~pages.utility & (pages.X.getnnz(axis=1) > 0)
     on_rows = judged & ~pages.off
-    on_mass = np.asarray(pages.X[on_rows].sum(axis=0)).ravel()
-    all_mass = np.asarray(pages.X[judged].sum(axis=0)).ravel()
+    on_mass = np.asarray(pages.X.T @ on_rows.astype(np.float32)).ravel()
+    all_mass = np.asarray(pages.X.T @ judged.astype(np.float32)).ravel()
     known = (all_mass > 0) & ~model.utility
     affinity = np.where(known, on_mass / np.where(all_mass > 0, all_mass, 1), 0).astype(np.float32)
     drift_terms = known & (affinity < 0.5)

@@ -12,6 +12,8 @@ from analysis import onpage
 from crawler import store
 from crawler.config import OnpageOptions, Options, load_config
 from crawler.errors import ConfigError
+from crawler.urls import normalize
+from demo.server import HostSpec, Route, SiteServer
 
 H = "http://clinic.test"
 B = "http://blog.test:8080"
@@ -280,6 +282,9 @@ def build_site(con):
     c.response(f"{H}/huge", bytes=5_200_000)
     c.response(f"{H}/huge.pdf", content_type="application/pdf", bytes=9_000_000, x_robots_tag="noindex")
     c.response(f"{H}/missing", status=404)
+    c.response(f"{H}/enormous", outcome="error", status=None, content_type=None, bytes=None, error="too large")
+    c.response(f"{H}/timeout", outcome="error", status=None, content_type=None, bytes=None, error="timeout")
+    c.response(f"{H}/video.mp4", content_type="video/mp4", bytes=80_000_000)   # stopped at headers
     return c.save()
 
 
@@ -302,6 +307,7 @@ EXPECTED = sorted([
     ("duplicate_url", f"{H}/ok5?utm_source=news&utm_medium=email", f"{H}/ok5"),
     ("crawler_trap", f"{H}/calendar?month=2031-01", f"{H}/calendar?month=*"),
     ("large_page", f"{H}/huge", ""),
+    ("large_page", f"{H}/enormous", ""),
 ])
 
 
@@ -355,7 +361,8 @@ def test_thresholds_from_config_change_the_findings(con, tmp_path):
     cfg.write_text("[onpage]\nthin_words = 5\nlarge_page_bytes = 6_000_000\n"
                    "near_duplicate_similarity = 0.99\n", encoding="utf-8")
     counts = onpage.analyse(con, crawl_id, load_config(cfg))
-    assert counts["thin_content"] == 0 and counts["large_page"] == 0 and counts["near_duplicate"] == 0
+    assert counts["thin_content"] == 0 and counts["near_duplicate"] == 0
+    assert counts["large_page"] == 1     # /enormous went over max_bytes: large whatever the limit
 
 
 @pytest.mark.parametrize("toml, message", [
@@ -389,6 +396,24 @@ def test_identical_cluster_is_capped_per_page(con):
     assert all("4 more similar pages" in d for _, _, d in per_page)
 
 
+def test_page_copied_under_three_urls_is_a_near_duplicate_not_just_thin(con):
+    # Its text repeats on 3 pages, so main_text_sql treats it as furniture: thin_content says
+    # why, and near_duplicate (which compares every main block) still names the copies.
+    c = Crawl(con)
+    text = long_text(7, 400)
+    for path in ("/guide", "/guide-copy", "/old/guide"):
+        c.page(f"{H}{path}", main=text)
+    crawl_id = c.save()
+    onpage.analyse(con, crawl_id, Options())
+    rows = con.execute("SELECT kind, page_url, target, detail FROM flags WHERE crawl_id = ?", [crawl_id]).fetchall()
+    near = sorted((p, t) for k, p, t, _ in rows if k == "near_duplicate")
+    assert near == sorted((f"{H}{a}", f"{H}{b}") for a in ("/guide", "/guide-copy", "/old/guide")
+                          for b in ("/guide", "/guide-copy", "/old/guide") if a != b)
+    assert {d for k, _, _, d in rows if k == "near_duplicate"} == {"identical main text"}
+    thin = [d for k, _, _, d in rows if k == "thin_content"]
+    assert len(thin) == 3 and all("400 more words" in d and "repeat on 3 or more pages" in d for d in thin)
+
+
 def test_boilerplate_main_blocks_do_not_make_pages_near_duplicates(con):
     # A long disclaimer inside <main> on every page is site furniture: main_text_sql drops it.
     c = Crawl(con)
@@ -399,3 +424,218 @@ def test_boilerplate_main_blocks_do_not_make_pages_near_duplicates(con):
                          "text": long_text(600 + i), "word_count": 300, "text_hash": _hash(long_text(600 + i))})
     crawl_id = c.save()
     assert onpage.analyse(con, crawl_id, Options())["near_duplicate"] == 0
+
+
+# --- end to end: a two-host site the project has never seen, crawled by pipeline.py ---------
+
+BRAND = "Harbor Light Counseling"
+SUBJECTS = ["Many clients", "Our counselors", "Parents of teenagers", "People living with worry",
+            "Couples in conflict", "Students under pressure", "Adults new to therapy", "Veterans",
+            "New parents", "Family caregivers", "Night-shift workers", "Retired teachers"]
+VERBS = ["often notice", "can learn", "tend to discover", "gradually build", "usually describe",
+         "may find", "work toward", "slowly regain", "practise", "talk through", "plan", "track"]
+OBJECTS = ["better sleep routines", "clearer boundaries at work", "calmer mornings",
+           "small daily habits that last", "ways to ride out panic", "honest talks at home",
+           "gentler self-talk", "a steadier appetite", "time outdoors each week",
+           "fewer arguments about chores", "a plan for hard anniversaries", "room to rest"]
+QUALIFIERS = ["after a few weekly sessions", "with steady support", "once goals are written down",
+              "when progress is reviewed together", "between appointments", "over a season",
+              "with a trusted friend nearby", "without rushing", "at their own pace",
+              "as confidence returns", "in small steps", "before the holidays"]
+
+
+def prose(seed: str, words: int) -> list[str]:
+    """Paragraphs of plausible, page-specific text (no paragraph repeats on another page)."""
+    rng = random.Random(seed)
+    own = [f"{seed.split('/')[-1].replace('-', ' ')}", rng.choice(["spring", "autumn", "weekday", "evening"])]
+    paragraphs, count = [], 0
+    while count < words:
+        sentences = []
+        for _ in range(rng.randint(3, 5)):
+            s = f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(QUALIFIERS)}"
+            if rng.random() < 0.5:
+                s += f", especially around {rng.choice(own)} {rng.randint(2, 99)}"
+            sentences.append(s + ".")
+        paragraph = " ".join(sentences)
+        paragraphs.append(paragraph)
+        count += len(paragraph.split())
+    return paragraphs
+
+
+def html_page(title, description, h1s, paragraphs, head="", body_top="", extra_main=""):
+    t = "" if title is None else f"<title>{title}</title>"
+    d = "" if description is None else f'<meta name="description" content="{description}">'
+    headings = "".join(f"<h1>{h}</h1>" for h in h1s)
+    text = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{t}{d}{head}</head><body>{body_top}"
+            "<header><nav><a href='{{host:clinic}}/'>Home</a> <a href='{{host:clinic}}/about'>About</a> "
+            "<a href='{{host:clinic}}/services/therapy'>Services</a> <a href='{{host:blog}}/'>Journal</a></nav></header>"
+            f"<main>{headings}{text}{extra_main}</main>"
+            f"<footer>{BRAND}, 12 Quay Road. Call us on weekdays from nine to five.</footer></body></html>")
+
+
+def good(name, words=320, **kw):
+    """A clean page: title and description in range, one h1, enough text; kw plants problems."""
+    topic = name.replace("-", " ").title()
+    title = kw.pop("title", f"{topic} | {BRAND}")
+    description = kw.pop("description", f"{topic}: how {BRAND} helps, what a first visit looks like and how to book.")
+    h1s = kw.pop("h1s", [topic])
+    paragraphs = kw.pop("paragraphs", None) or prose(name, words)
+    return html_page(title, description, h1s, paragraphs, **kw)
+
+
+def calendar_page(info) -> Route:
+    month = int(info.param("month", "1"))
+    body = good(f"events-month-{month}", title=f"Events for Month {month} | {BRAND}",
+                extra_main=f"<a href='/events/calendar?month={month + 1}'>Next month</a>")
+    return Route.html(body)
+
+
+def unseen_site():
+    therapy = prose("services/therapy", 360)
+    online = [p.replace("in small steps", "in short video calls", 1) if i == 1 else p for i, p in enumerate(therapy)]
+    online[3] = online[3].replace("Many clients", "Remote clients", 1)
+    group = prose("services/group", 330)
+    clinic_pages = {
+        "/": good("home", extra_main=(
+            "<p><a href='/about?sessionid=ABC123'>About us</a> <a href='/fees;jsessionid=XYZ9'>Fees</a> "
+            + " ".join(f"<a href='{p}'>{p}</a>" for p in [
+                "/services/therapy", "/services/therapy-online", "/services/group", "/services/group/print",
+                "/services/couples", "/team", "/insurance", "/contact", "/careers", "/thank-you",
+                "/staff-portal", "/locations/north", "/locations/south", "/faq", "/privacy", "/fees",
+                "/forms", "/anxiety", "/depression", "/gallery", "/annual-report", "/events/calendar?month=1"])
+            + "</p>")),
+        "/about": good("about"),
+        "/services/therapy": good("individual-therapy", paragraphs=therapy),
+        "/services/therapy-online": good("online-therapy", paragraphs=online),
+        "/services/group": good("group-sessions", paragraphs=group),
+        "/services/group/print": html_page("Group Sessions (print) | " + BRAND, None, ["Group Sessions"], group,
+                                           head="<link rel='canonical' href='/services/group'>"),
+        "/services/couples": good("couples", title="Couples Counseling for Partners Who Want to Argue Less and "
+                                                   f"Listen More | {BRAND}"),
+        "/team": good("team", h1s=["Our Team", "Meet the Counselors"]),
+        "/insurance": good("insurance", h1s=[]),
+        "/contact": good("contact", words=60),
+        "/careers": good("careers", words=40),
+        "/thank-you": html_page("Thank You | " + BRAND, None, ["Thanks"], ["We will call you back soon."],
+                                head='<META NAME="ROBOTS" CONTENT="NOINDEX, FOLLOW">'),
+        "/staff-portal": Route.html(html_page("Staff | " + BRAND, None, [], ["Sign in."]),
+                                    headers={"X-Robots-Tag": "noindex, nofollow"}),
+        "/locations/north": good("north-office", title=f"Visit Our Offices | {BRAND}"),
+        "/locations/south": good("south-office", title=f"Visit Our Offices | {BRAND}"),
+        "/faq": good("faq", title=None),
+        "/privacy": good("privacy", title="&nbsp; &#160;\u200b "),
+        "/fees": good("fees", description=None),
+        "/forms": good("forms", description=None, head='<meta name="description">'),
+        # a <title> in <body> only and odd-case meta names: fine, as browsers and engines read them
+        "/anxiety": good("anxiety-support", title=None, head='<META NAME="Description" CONTENT="Anxiety support: '
+                         'what a first visit looks like, how we help and how to book an appointment.">',
+                         description=None, body_top=f"<title>Anxiety Support | {BRAND}</title>"),
+        "/depression": good("depression-care", head="<title>Old depression page</title>"),
+        "/gallery": good("gallery", extra_main=(
+            "<img src='/img/waiting-room.jpg'> <img src='/img/garden.jpg' title='Garden'>"
+            "<img srcset='/img/lobby-480.jpg 480w, /img/lobby-960.jpg 960w'>"
+            "<img src='/img/divider.png' alt=''> <img src='/img/team.jpg' alt='Our team at the front desk'>")),
+        "/annual-report": good("annual-report", head="<script>var chartData = \"" + "0123456789" * 500_000 + "\";</script>"),
+        "/events/calendar": calendar_page,
+        "/robots.txt": Route.text("User-agent: *\nAllow: /\n"),
+    }
+    for name in ("waiting-room.jpg", "garden.jpg", "lobby-480.jpg", "divider.png", "team.jpg"):
+        clinic_pages[f"/img/{name}"] = Route(body=b"\x89PNG\r\n\x1a\n" + bytes(64), content_type="image/png")
+    posts = ["finding-calm", "grief", "visit-us", "tips", "sleep-basics", "winter-blues", "quick-tip", "work-stress"]
+    blog_pages = {
+        "/": good("journal", extra_main="<p>" + " ".join(f"<a href='/posts/{p}'>{p}</a>" for p in posts)
+                  + " <a href='{{host:clinic}}/contact?utm_source=newsletter&utm_medium=email'>Contact</a></p>"),
+        "/posts/finding-calm": good("finding-calm"),
+        "/posts/grief": good("grief-and-loss"),
+        "/posts/visit-us": good("visit-us", title=f"Visit Our Offices | {BRAND}"),
+        "/posts/tips": good("tips", title="Tips"),
+        "/posts/sleep-basics": good("sleep-basics", description="Sleep tips."),
+        "/posts/winter-blues": good("winter-blues", description=None),
+        "/posts/quick-tip": good("quick-tip", words=120),
+        "/posts/work-stress": good("work-stress"),
+        "/robots.txt": Route.text("User-agent: *\nAllow: /\n"),
+    }
+    as_routes = lambda pages: {k: Route.html(v) if isinstance(v, str) else v for k, v in pages.items()}  # noqa: E731
+    return {"clinic": HostSpec(routes=as_routes(clinic_pages)), "blog": HostSpec(routes=as_routes(blog_pages))}
+
+
+def planted(server):
+    c = lambda path: server.url("clinic", path)  # noqa: E731
+    b = lambda path: server.url("blog", path)  # noqa: E731
+    offices = f"Visit Our Offices | {BRAND}"
+    return {
+        ("missing_title", c("/faq"), ""), ("missing_title", c("/privacy"), ""),
+        ("multiple_titles", c("/depression"), ""),
+        ("duplicate_title", c("/locations/north"), offices), ("duplicate_title", c("/locations/south"), offices),
+        ("duplicate_title", b("/posts/visit-us"), offices),
+        ("title_length", c("/services/couples"),
+         f"Couples Counseling for Partners Who Want to Argue Less and Listen More | {BRAND}"),
+        ("title_length", b("/posts/tips"), "Tips"),
+        ("missing_meta_description", c("/fees"), ""), ("missing_meta_description", c("/forms"), ""),
+        ("missing_meta_description", b("/posts/winter-blues"), ""),
+        ("meta_description_length", b("/posts/sleep-basics"), "Sleep tips."),
+        ("missing_h1", c("/insurance"), ""), ("multiple_h1", c("/team"), ""),
+        ("thin_content", c("/contact"), ""), ("thin_content", c("/careers"), ""),
+        ("thin_content", b("/posts/quick-tip"), ""),
+        ("near_duplicate", c("/services/therapy"), c("/services/therapy-online")),
+        ("near_duplicate", c("/services/therapy-online"), c("/services/therapy")),
+        ("canonicalized", c("/services/group/print"), c("/services/group")),
+        ("noindex", c("/thank-you"), ""), ("noindex", c("/staff-portal"), ""),
+        ("missing_alt", c("/gallery"), c("/img/waiting-room.jpg")),
+        ("missing_alt", c("/gallery"), c("/img/garden.jpg")),
+        ("missing_alt", c("/gallery"), c("/img/lobby-480.jpg")),
+        ("duplicate_url", c("/about?sessionid=ABC123"), c("/about")),
+        ("duplicate_url", c("/fees;jsessionid=XYZ9"), c("/fees")),
+        ("duplicate_url", normalize(c("/contact?utm_source=newsletter&utm_medium=email")), c("/contact")),
+        ("crawler_trap", "(any calendar URL)", c("/events/calendar?month=*")),
+        ("large_page", c("/annual-report"), ""),
+    }
+
+
+@pytest.fixture(scope="module")
+def unseen_crawl(tmp_path_factory):
+    from conftest import run_cli
+    folder = tmp_path_factory.mktemp("onpage-e2e")
+    db = folder / "audit.duckdb"
+    (folder / "audit.toml").write_text("trap_chain = 5\nno_external = true\n", encoding="utf-8")
+    with SiteServer(unseen_site()) as server:
+        result = run_cli("crawl", server.url("clinic"), server.url("blog"), "--db", str(db),
+                         "--config", str(folder / "audit.toml"), "--concurrency", "4", "-q", timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        con = store.open_store(db)
+        try:
+            crawl_id = store.latest_crawl(con)
+            counts = onpage.analyse(con, crawl_id, Options())
+            rows = con.execute("SELECT kind, page_url, target, detail FROM flags WHERE crawl_id = ? "
+                               "AND analysis = 'onpage'", [crawl_id]).fetchall()
+        finally:
+            con.close()
+        yield server, counts, rows
+
+
+def test_unseen_site_every_planted_problem_found_with_precision_per_kind(unseen_crawl):
+    server, counts, rows = unseen_crawl
+    expected = planted(server)
+    found = {(k, "(any calendar URL)" if k == "crawler_trap" else p, t) for k, p, t, _ in rows}
+    recall = len(expected & found) / len(expected)
+    assert recall >= 0.95, f"missed: {sorted(expected - found)}"
+    for kind in {k for k, _, _ in found}:
+        got = {f for f in found if f[0] == kind}
+        precision = len(got & expected) / len(got)
+        assert precision >= 0.9, f"{kind}: unexpected {sorted(got - expected)}"
+    assert {k for k, _, _ in expected} == {k for k, _, _ in expected & found}, "a planted kind was missed"
+    assert counts["missing_alt"] == 3 and sum(counts.values()) == len(found)
+
+
+def test_unseen_site_decoys_are_not_flagged(unseen_crawl):
+    server, _, rows = unseen_crawl
+    flagged = {(k, p) for k, p, _, _ in rows}
+    targets = {t for _, _, t, _ in rows}
+    c = lambda path: server.url("clinic", path)  # noqa: E731
+    assert server.url("clinic", "/img/divider.png") not in targets          # alt="" is decorative
+    assert not {k for k, p in flagged if p == c("/anxiety")}                 # <title> in body, odd-case META
+    assert not {k for k, p in flagged if p == c("/services/group/print")} - {"canonicalized"}
+    assert not {k for k, p in flagged if p in (c("/thank-you"), c("/staff-portal"))} - {"noindex"}
+    trap = [d for k, _, _, d in rows if k == "crawler_trap"]
+    assert len(trap) == 1 and "not followed" in trap[0]
