@@ -286,12 +286,21 @@ def targets_sql(crawl_id: int) -> str:
     cid = int(crawl_id)
     return f"""
     WITH RECURSIVE
-    resp AS (
+    fetched AS (
         SELECT url, outcome, status, error, nullif(split_part(redirect_to, '#', 1), '') AS redirect_to,
                attempts, is_internal
-        FROM responses WHERE crawl_id = {cid}
+        FROM responses WHERE crawl_id = {cid} AND outcome <> 'alias'
         QUALIFY row_number() OVER (PARTITION BY url ORDER BY fetched_at DESC NULLS LAST,
                                    attempts DESC NULLS LAST, outcome) = 1
+    ),
+    resp AS (  -- a URL with session/tracking parameters answers as the URL requested instead
+        SELECT * FROM fetched
+        UNION ALL
+        SELECT a.url, f.* EXCLUDE (url)
+        FROM (SELECT DISTINCT url, redirect_to FROM responses
+              WHERE crawl_id = {cid} AND outcome = 'alias') a
+        JOIN fetched f ON f.url = a.redirect_to
+        WHERE a.url NOT IN (SELECT url FROM fetched)
     ),
     walk(start, cur, path, codes, hops, looped) AS (
         SELECT url, redirect_to, [url], [status], 1, redirect_to = url

@@ -488,17 +488,14 @@ def _verify_exactly(con, sql, opts, excluded, members, pairs, threshold) -> list
 def _missing_alt(con, crawl_id: int) -> Iterator[dict]:
     # Every parsed page, indexable or not: alt text serves people using screen readers.
     sql = """
-        SELECT l.source_url AS page_url, coalesce(l.url, left(l.href, 100), '') AS target,
-               count(*) AS n, bool_or(l.url IS NULL AND l.href IS NULL) AS no_src
+        SELECT l.source_url AS page_url, coalesce(l.url, left(l.href, 100), '') AS target, count(*) AS n
         FROM links l JOIN pages p ON p.crawl_id = l.crawl_id AND p.url = l.source_url
         WHERE l.crawl_id = ? AND l.element = 'img' AND l.alt IS NULL
         GROUP BY ALL ORDER BY page_url, target
     """
     for batch in store.iter_batches(con, sql, [crawl_id]):
         for row in batch:
-            detail = "an <img> without src and without alt" if row["no_src"] else "<img> without an alt attribute"
-            if row["n"] > 1:
-                detail += f", {row['n']} times on the page"
+            detail = "<img> without an alt attribute" + (f", {row['n']} times on the page" if row["n"] > 1 else "")
             yield {"kind": "missing_alt", "page_url": row["page_url"], "target": row["target"], "detail": detail}
 
 
@@ -517,7 +514,9 @@ def _duplicate_urls(con, crawl_id: int) -> Iterator[dict]:
         for row in batch:
             bare = strip_tracking(row["url"])
             if bare != row["url"]:
-                where = f"linked from {row['example']}" + (f" and {row['n'] - 1} more" if row["n"] > 1 else "")
+                source = row["example"]
+                where = (f"listed in the {source}" if source.startswith("sitemap ") else f"linked from {source}")
+                where += f" and {row['n'] - 1} more" if row["n"] > 1 else ""
                 found.append((row["url"], bare, where))
     if not found:
         return
@@ -562,16 +561,17 @@ def _crawler_traps(con, crawl_id: int) -> Iterator[dict]:
 def _large_pages(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
     sql = """
         SELECT url, bytes, error FROM responses
-        WHERE crawl_id = ? AND is_internal
-          AND (content_type IS NULL OR lower(content_type) LIKE '%html%')
-          AND ((bytes > ? AND content_type IS NOT NULL)
-               -- over max_bytes the download is cancelled before anything is recorded; the
-               -- crawler stops non-HTML files at their headers, so a cancelled page is HTML
-               OR (purpose = 'crawl' AND lower(coalesce(error, '')) LIKE 'too large%'))
+        WHERE crawl_id = ? AND is_internal AND (
+            (bytes > ? AND (lower(coalesce(content_type, '')) LIKE '%html%'
+                            OR url IN (SELECT url FROM pages WHERE crawl_id = ?)))
+            -- over max_bytes the download is cancelled before anything is recorded; the
+            -- crawler stops non-HTML files at their headers, so a cancelled page is HTML
+            OR (purpose = 'crawl' AND lower(coalesce(error, '')) LIKE 'too large%'
+                AND (content_type IS NULL OR lower(content_type) LIKE '%html%')))
         ORDER BY url
     """
     limit = f"{opts.large_page_bytes / 1e6:.1f} MB"
-    for batch in store.iter_batches(con, sql, [crawl_id, opts.large_page_bytes]):
+    for batch in store.iter_batches(con, sql, [crawl_id, opts.large_page_bytes, crawl_id]):
         for row in batch:
             if row["bytes"] is not None and row["bytes"] > opts.large_page_bytes:
                 detail = f"{row['bytes'] / 1e6:.1f} MB of HTML, more than {limit}"

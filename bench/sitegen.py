@@ -350,14 +350,16 @@ def _write_articles(root: Path, plan: _Plan, base_url: str, seed: int, revision:
 
 
 def generate(out: str | Path, pages: int, base_url: str, seed: int = 1, revision: int = 0,
-             changed_share: float = 0.05, workers: int | None = None) -> Site:
+             changed_share: float = 0.05, workers: int | None = None, update: bool = False) -> Site:
     """Write a site of `pages` HTML pages under out/ (its old content is replaced).
 
     base_url ('http://127.0.0.1:8088', or '{{host:site}}' for SiteServer) is used where
-    absolute URLs are needed: canonical links, robots.txt, sitemaps. workers: processes that
-    write articles (default: one per core for large sites); the output is the same for any. Revision 0 is the first
+    absolute URLs are needed: canonical links, robots.txt, sitemaps. Revision 0 is the first
     version; revision r > 0 rewrites the text of `changed_share` of the articles (the same
     pages for the same seed and revision), keeping every URL and link, as a weekly edit would.
+    update=True writes only those changed articles over a site generated with the same pages,
+    seed and base_url (every other file would come out byte for byte the same). workers:
+    processes writing articles (default: one per core for large sites); the output is the same.
     """
     root = Path(out)
     extra = 1 + len(TOPICS) + len(STATIC_PAGES) + 1   # home, hubs, static pages, blog hub
@@ -366,13 +368,22 @@ def generate(out: str | Path, pages: int, base_url: str, seed: int = 1, revision
     changed: set[int] = set()
     if revision:
         changed = set(random.Random(seed * 13 + revision).sample(range(n), k=max(1, round(n * changed_share))))
+    site = Site(root=root, base_url=base_url, pages=n + extra, articles=n)
+    site.changed = sorted(plan.path[i] for i in changed)
+    site.off_topic = [plan.path[i] for i in range(n) if plan.topic[i] not in TOPICS]
+    if update:
+        if not (root / "sitemap.xml").is_file():
+            raise FileNotFoundError(f"no generated site in {root} to update")
+        for i in sorted(changed):
+            doc, words, links = _article(plan, base_url, i, seed, revision, n)
+            _write(root, plan.path[i] + ".html", doc)
+        return site
     if root.exists():
         for child in root.iterdir():
             shutil.rmtree(child) if child.is_dir() else child.unlink()
     root.mkdir(parents=True, exist_ok=True)
     for section in [*TOPICS, "blog", "static", "sitemaps"]:
         (root / section).mkdir(exist_ok=True)
-    site = Site(root=root, base_url=base_url, pages=n + extra, articles=n)
 
     # Each page has its own random generators, so splitting the pages over processes changes
     # nothing in the output; forked workers share the plan without copying it.
@@ -387,8 +398,6 @@ def generate(out: str | Path, pages: int, base_url: str, seed: int = 1, revision
                                                     for k in range(parts)])
     site.words = sum(t[0] for t in totals)
     site.links = sum(t[1] for t in totals)
-    site.changed = sorted(plan.path[i] for i in changed)
-    site.off_topic = [plan.path[i] for i in range(n) if plan.topic[i] not in TOPICS]
 
     by_topic: dict[str, list[int]] = {}
     for j in plan.popular:
@@ -462,7 +471,6 @@ http {{
     tcp_nopush on;
     keepalive_requests 1000000;
     keepalive_timeout 60;
-    open_file_cache max=200000 inactive=60s;
     types {{ text/html html; application/xml xml; text/plain txt; text/css css; image/png png; }}
     default_type application/octet-stream;
     charset utf-8;

@@ -78,8 +78,9 @@ class Site:
         return " ".join(out) + "."
 
 
-def build_site(path: str, pages: int, words: int) -> int:
-    """A finished crawl of a synthetic site in a new DuckDB file; returns its crawl id."""
+def build_site(path: str, pages: int, words: int) -> tuple[int, int]:
+    """A finished crawl of a synthetic site in a new DuckDB file; returns its crawl id and
+    how many of its pages drifted."""
     con = store.open_store(path)
     cid = store.create_crawl(con, "bench", ["http://bench.test/"], ["bench.test:80"], {})
     site = Site()
@@ -107,7 +108,13 @@ def build_site(path: str, pages: int, words: int) -> int:
     writer.flush()
     store.finish_crawl(con, cid, "finished", {})
     con.close()
-    return cid
+    return cid, len(drifted)
+
+
+def run_child(db: str, crawl_id: int, what: str) -> dict:
+    child = subprocess.run([sys.executable, __file__, "--child", db, str(crawl_id), what],
+                           capture_output=True, text=True, check=True)
+    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 def rss_kb(field: str) -> int:
@@ -117,15 +124,19 @@ def rss_kb(field: str) -> int:
     return 0
 
 
-def analyse_only(db: str, crawl_id: int) -> None:
-    """Child process: run the analysis once and print a JSON line of what it cost."""
+def analyse_only(db: str, crawl_id: int, what: str) -> None:
+    """Child process: run the analysis (or only read the main text, as every text analysis
+    does) once and print a JSON line of what it cost."""
     from analysis import topics
     from crawler.config import Options
 
     con = store.open_store(db)
     before = rss_kb("VmRSS")
     start = time.perf_counter()
-    counts = topics.analyse(con, crawl_id, Options())
+    if what == "analyse":
+        counts = topics.analyse(con, crawl_id, Options())
+    else:
+        counts = {"pages": sum(len(b) for b in store.iter_batches(con, store.main_text_sql(crawl_id)))}
     wall = time.perf_counter() - start
     peak = rss_kb("VmHWM")
     con.close()
@@ -136,25 +147,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--words", type=int, default=300, help="words of main text per page")
-    parser.add_argument("--analyse-only", nargs=2, metavar=("DB", "CRAWL"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("DB", "CRAWL", "WHAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.analyse_only:
-        analyse_only(args.analyse_only[0], int(args.analyse_only[1]))
+    if args.child:
+        analyse_only(args.child[0], int(args.child[1]), args.child[2])
         return 0
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for pages in args.pages:
             db = os.path.join(tmp, f"bench_{pages}.duckdb")
             start = time.perf_counter()
-            cid = build_site(db, pages, args.words)
+            cid, drifted = build_site(db, pages, args.words)
             built = time.perf_counter() - start
-            child = subprocess.run([sys.executable, __file__, "--analyse-only", db, str(cid)],
-                                   capture_output=True, text=True, check=True)
-            result = json.loads(child.stdout.strip().splitlines()[-1])
+            result, reading = (run_child(db, cid, what) for what in ("analyse", "read"))
             results.append((pages, result))
-            print(f"{pages:>7} pages (~{args.words} words each; built in {built:.0f} s): "
-                  f"topics analysis {result['seconds']:6.1f} s, peak memory {result['peak_mb']:7.1f} MB, "
-                  f"findings {result['counts']}", flush=True)
+            print(f"{pages:>7} pages (~{args.words} words each, {drifted} drifted; built in {built:.0f} s)\n"
+                  f"        topics analysis: {result['seconds']:6.1f} s, peak memory {result['peak_mb']:7.1f} MB; "
+                  f"findings {result['counts']}\n"
+                  f"        for scale, reading the main text alone: {reading['seconds']:6.1f} s, "
+                  f"peak memory {reading['peak_mb']:7.1f} MB", flush=True)
     if len(results) >= 2:
         (p0, r0), (p1, r1) = results[0], results[-1]
         growth = r1["peak_mb"] / max(r0["peak_mb"], 1e-9)

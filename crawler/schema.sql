@@ -36,10 +36,10 @@ CREATE TABLE IF NOT EXISTS responses (
     purpose      VARCHAR NOT NULL,       -- crawl (fetched and parsed) | check (status only)
     depth        INTEGER,                -- link hops from a start URL; redirects keep the depth
     found_by     VARCHAR,                -- start | link | sitemap | redirect
-    outcome      VARCHAR NOT NULL,       -- fetched | error | blocked_by_robots | trap | cached
+    outcome      VARCHAR NOT NULL,       -- fetched | error | blocked_by_robots | trap | cached | alias
     status       INTEGER,                -- HTTP status; NULL when no response came
     error        VARCHAR,                -- timeout | connection refused | DNS lookup failed | TLS error | too large | ...
-    redirect_to  VARCHAR,                -- absolute Location of a 3xx response
+    redirect_to  VARCHAR,                -- absolute Location of a 3xx; for an alias, the URL requested instead
     method       VARCHAR,                -- GET | HEAD
     content_type VARCHAR,
     charset      VARCHAR,

@@ -117,6 +117,7 @@ class AuditSpider(scrapy.Spider):
         self.options = ctx.options
         self.state: dict = {}  # replaced by Scrapy's SpiderState from JOBDIR when resuming
         self.counters = {"pages": 0, "responses": 0, "errors": 0, "links": 0}
+        self.aliases: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -446,7 +447,14 @@ class AuditSpider(scrapy.Spider):
 
     def follow(self, url: str, depth: int, found_by: str, parent: dict) -> Iterator[Request]:
         """Request a page of the site, unless it is past a limit or looks like a trap."""
-        url = strip_tracking(url)
+        stripped = strip_tracking(url)
+        if stripped != url and url not in self.aliases:
+            # Session ids and tracking tags would multiply pages: request the page without them,
+            # and record the URL once as an alias of it.
+            self.aliases.add(url)
+            alias = Request(url, meta={"url": url, "purpose": "crawl", "depth": depth, "found_by": found_by})
+            yield FetchItem(self._row(alias, outcome="alias", redirect_to=stripped, method=None, attempts=0))
+        url = stripped
         if depth > self.options.max_depth:
             self.state["past_max_depth"] = self._st("past_max_depth", 0) + 1
             return

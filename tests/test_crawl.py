@@ -177,6 +177,8 @@ def test_session_id_link_is_crawled_without_it(crawled):
     server, db, _ = crawled
     assert not any("sid=" in p for (p,) in [(r.path,) for r in server.requests])
     assert rows(db, "SELECT count(*) FROM links WHERE url LIKE '%sid=abc123%'")[0][0] == 1
+    alias = rows(db, "SELECT outcome, redirect_to FROM responses WHERE url LIKE '%sid=abc123%'")
+    assert alias == [("alias", server.url("site", "/about"))]
 
 
 @pytest.mark.parametrize("args, message", [

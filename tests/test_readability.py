@@ -539,3 +539,108 @@ def test_textstat_alone_would_download_the_dictionary(tmp_path):
     result = run_offline(tmp_path, "textstat alone")
     assert result.returncode != 0
     assert "download attempted" in result.stderr
+
+
+# --- end to end: crawl a site the project has never seen, then analyse ----------------------------
+
+def served_page(title: str, main: list[str], lang: str = "en", furniture: bool = True) -> str:
+    """A page of the Stride Orthopaedics site: article paragraphs, with or without its furniture."""
+    menu = "".join(f'<li><a href="/">{html.escape(w)}</a></li>' for w in NAV.split())
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in main)
+    teaser = ('<div class="teaser"><h3>From the blog</h3><p>{}</p>'
+              '<a href="/blog">Read More</a></div>')
+    if not furniture:
+        return (f'<!doctype html><html lang="{lang}"><head><title>{title}</title></head>'
+                f"<body><main><article><h1>{title}</h1>{body}</article></main></body></html>")
+    return (f'<!doctype html><html lang="{lang}"><head><title>{title}</title></head><body>'
+            f'<header><a href="/">Stride Orthopaedics</a><nav><ul>{menu}</ul></nav></header>'
+            f"{teaser.format(html.escape(TEASERS[0].removesuffix('...Read More')))}"
+            f"<main><article><h1>{title}</h1>{body}</article></main>"
+            f"{teaser.format(html.escape(TEASERS[1].removesuffix('...Read More')))}"
+            f"<footer><p>{html.escape(FOOTER)}</p></footer></body></html>")
+
+
+def stride_site():
+    from demo.server import HostSpec, Route
+
+    links = "".join(f'<li><a href="{p}">{p}</a></li>' for p in
+                    ("/research", "/sleep", "/knee-pain", "/abstract", "/de/knie", "/article",
+                     "/article-plain", "/blog"))
+    pages = {
+        "/": served_page("Stride Orthopaedics", ["Welcome to our practice for runners and walkers."])
+        .replace("</article>", f"<ul>{links}</ul></article>"),
+        "/research": served_page("Our research", ACADEMIC),
+        "/sleep": served_page("Sleep and recovery", EASY),
+        "/knee-pain": served_page("Knee pain", KNEE),
+        "/abstract": served_page("Abstract", THIN),
+        "/de/knie": served_page("Knieschmerzen", GERMAN, lang="de"),
+        "/article": served_page("Running after surgery", EASY[:2] + ACADEMIC[3:] + KNEE[1:2]),
+        "/article-plain": served_page("Running after surgery", EASY[:2] + ACADEMIC[3:] + KNEE[1:2],
+                                      furniture=False),
+        "/blog": served_page("Blog", ["Stories from our runners, written by our team."]),
+    }
+    return {"stride": HostSpec(routes={path: Route.html(body) for path, body in pages.items()})}
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory):
+    from demo.server import SiteServer
+    from conftest import run_cli
+
+    db = tmp_path_factory.mktemp("stride") / "audit.duckdb"
+    with SiteServer(stride_site()) as server:
+        base = server.url("stride").rstrip("/")
+        crawl = run_cli("crawl", base + "/", "--db", str(db), "--no-external", "-q")
+    assert crawl.returncode == 0, crawl.stderr
+    analyse = run_cli("analyse", "--db", str(db), "-q")
+    assert analyse.returncode == 0, analyse.stderr
+    con = store.open_store(db, read_only=True)
+    yield con, base
+    con.close()
+
+
+def test_e2e_hard_page_flagged_easy_thin_and_german_not(crawled):
+    con, base = crawled
+    (crawl_id,) = con.execute("SELECT max(crawl_id) FROM crawls").fetchall()[0]
+    rows = rows_of(con, crawl_id)
+    assert rows[base + "/research"]["reading_grade"] > 16
+    assert rows[base + "/abstract"]["reading_grade"] > 16 and rows[base + "/abstract"]["words"] < 100
+    assert "language 'de' is not scored" in rows[base + "/de/knie"]["skipped_reason"]
+    flagged = {url: detail for url, _, _, detail, _ in flags_of(con, crawl_id, "hard_to_read")}
+    assert base + "/research" in flagged
+    assert "against a target of 8" in flagged[base + "/research"]
+    for url in ("/sleep", "/abstract", "/de/knie", "/"):
+        assert base + url not in flagged
+
+
+def test_e2e_grade_is_textstats_on_the_extracted_main_text(crawled):
+    con, base = crawled
+    (crawl_id,) = con.execute("SELECT max(crawl_id) FROM crawls").fetchall()[0]
+    rows = rows_of(con, crawl_id)
+    checked = 0
+    for url, text, *_ in con.execute(store.main_text_sql(crawl_id)).fetchall():
+        if rows[url]["skipped_reason"] is None:
+            assert rows[url]["reading_grade"] == textstat.flesch_kincaid_grade(scoring_text(text)), url
+            checked += 1
+    assert checked >= 6
+    assert "Read More" not in " ".join(t for _, t, *_ in con.execute(store.main_text_sql(crawl_id)).fetchall())
+
+
+def test_e2e_menu_footer_and_teasers_do_not_change_the_score(crawled):
+    con, base = crawled
+    (crawl_id,) = con.execute("SELECT max(crawl_id) FROM crawls").fetchall()[0]
+    rows = rows_of(con, crawl_id)
+    keep = readability.SCORE_COLUMNS + ["reading_grade", "hardest_sentences", "long_sentences"]
+    dressed = {c: rows[base + "/article"][c] for c in keep}
+    plain = {c: rows[base + "/article-plain"][c] for c in keep}
+    assert dressed == plain and dressed["words"] > 100
+
+
+def test_e2e_long_sentences_are_quoted_as_on_the_page(crawled):
+    con, base = crawled
+    (crawl_id,) = con.execute("SELECT max(crawl_id) FROM crawls").fetchall()[0]
+    found = flags_of(con, crawl_id, "long_sentence")
+    on_research = [target for url, target, *_ in found if url == base + "/research"]
+    assert len(on_research) == len(ACADEMIC)
+    page_text = " ".join(ACADEMIC)
+    assert all(target in page_text for target in on_research)
