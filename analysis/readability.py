@@ -119,9 +119,11 @@ def scoring_form(sentence: str) -> str:
     (a heading, a list item) gets a full stop.
     """
     end = _TERMINAL.search(sentence)
-    if end:
-        return sentence[:end.start()].translate(_NEUTRAL) + sentence[end.start():]
-    return sentence.translate(_NEUTRAL) + "."
+    if end is None:
+        return sentence.translate(_NEUTRAL) + "."
+    body = sentence[:end.start()].translate(_NEUTRAL) + end.group()
+    # textstat ends sentences at . ! ? only, not at "…"
+    return body if any(c in ".!?" for c in end.group()) else body + "."
 
 
 def prose_sentences(text: str) -> list[tuple[str, list[str]]]:

@@ -118,6 +118,9 @@ class AuditSpider(scrapy.Spider):
         self.state: dict = {}  # replaced by Scrapy's SpiderState from JOBDIR when resuming
         self.counters = {"pages": 0, "responses": 0, "errors": 0, "links": 0}
         self.aliases: set[str] = set()
+        # URLs already handed to Scrapy: most links (menus, footers) repeat on every page, and
+        # skipping them here saves building a Request and a fingerprint the duplicate filter drops.
+        self.requested: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -434,11 +437,12 @@ class AuditSpider(scrapy.Spider):
         seen: set[str] = set()
         for link in links:
             url = link["url"]
-            if url is None or url in seen:
+            if url is None or url in seen or url in self.requested:
                 continue
             seen.add(url)
             if link["target_type"] == "internal":
                 if link["element"] == "img":
+                    self.requested.add(url)
                     yield self.check_request(url, depth, "link")
                 else:
                     yield from self.follow(url, depth, "link", meta)
@@ -455,6 +459,8 @@ class AuditSpider(scrapy.Spider):
             alias = Request(url, meta={"url": url, "purpose": "crawl", "depth": depth, "found_by": found_by})
             yield FetchItem(self._row(alias, outcome="alias", redirect_to=stripped, method=None, attempts=0))
         url = stripped
+        if url in self.requested:
+            return
         if depth > self.options.max_depth:
             self.state["past_max_depth"] = self._st("past_max_depth", 0) + 1
             return
@@ -469,6 +475,7 @@ class AuditSpider(scrapy.Spider):
         if self.budget_left() <= 0:
             self.state["max_pages_reached"] = True
             return
+        self.requested.add(url)
         yield self.page_request(url, depth, found_by, shape, run)
 
     def record_trap(self, url: str, shape: str, reason: str, depth: int):
@@ -485,6 +492,7 @@ class AuditSpider(scrapy.Spider):
         """Check a link to another site: from the cache of recent checks, else HEAD."""
         for _ in range(20):  # follow cached redirect hops, never a cached loop forever
             if url not in self.ctx.cached:
+                self.requested.add(url)
                 yield self.check_request(url, depth, found_by)
                 return
             if url in self.ctx.cached_used:

@@ -275,6 +275,7 @@ def build_site(con):
     c.link(f"{H}/ok3", f"{H}/ok5?utm_source=news&utm_medium=email")
     c.link(f"{H}/ok3", f"{H}/ok5?page=2")                                 # a real parameter: fine
     c.link(f"{H}/ok3", f"{H}/never?sid=1")                                 # bare URL never fetched: skip
+    c.sitemap.append({"crawl_id": c.crawl_id, "url": f"{H}/ok0?utm_campaign=spring", "sitemap": f"{H}/sitemap.xml"})
     c.link(f"{H}/ok4", f"{H}/calendar?month=2031-01")
     for m in range(1, 4):
         c.response(f"{H}/calendar?month=2031-0{m}", outcome="trap", status=None, content_type=None,
@@ -305,6 +306,7 @@ EXPECTED = sorted([
     ("missing_alt", f"{H}/ok2", f"{H}/img/a.png"),
     ("duplicate_url", f"{H}/ok4?sessionid=abc123", f"{H}/ok4"),
     ("duplicate_url", f"{H}/ok5?utm_source=news&utm_medium=email", f"{H}/ok5"),
+    ("duplicate_url", f"{H}/ok0?utm_campaign=spring", f"{H}/ok0"),
     ("crawler_trap", f"{H}/calendar?month=2031-01", f"{H}/calendar?month=*"),
     ("large_page", f"{H}/huge", ""),
     ("large_page", f"{H}/enormous", ""),
@@ -317,6 +319,19 @@ def test_analyse_finds_each_planted_problem_and_nothing_else(con):
     assert flags(con, crawl_id) == EXPECTED
     assert set(counts) == set(onpage.KINDS)
     assert sum(counts.values()) == len(EXPECTED) and counts["noindex"] == 3 and counts["missing_alt"] == 1
+
+
+def test_findings_say_where_to_look(con):
+    crawl_id = build_site(con)
+    onpage.analyse(con, crawl_id, Options())
+    detail = dict(con.execute("SELECT kind || ' ' || page_url, detail FROM flags WHERE crawl_id = ?", [crawl_id]).fetchall())
+    assert detail[f"duplicate_url {H}/ok0?utm_campaign=spring"].endswith(f"listed in the sitemap {H}/sitemap.xml")
+    assert detail[f"duplicate_url {H}/ok4?sessionid=abc123"].endswith(f"linked from {H}/ok3")
+    assert detail[f"crawler_trap {H}/calendar?month=2031-01"] == f"3 URLs of this pattern not followed; linked from {H}/ok4"
+    assert detail[f"duplicate_title {H}/same-a"] == f"2 pages share this title, also: {H}/same-b"
+    assert detail[f"large_page {H}/huge"] == "5.2 MB of HTML, more than 2.0 MB"
+    assert "too large" in detail[f"large_page {H}/enormous"]
+    assert detail[f"near_duplicate {H}/copy"].startswith("main text 9")
 
 
 def test_analyse_is_idempotent_and_keeps_other_analyses_findings(con):

@@ -74,6 +74,16 @@ GERMAN = [
     "an, wenn das Knie geschwollen ist oder nachgibt.",
 ] * 3
 THIN = [ACADEMIC[0]]
+ARTICLE = [
+    "Running after knee surgery",
+    "Most people can start to run again three to six months after knee surgery. Your surgeon "
+    "and your physical therapist will tell you when your knee is ready. Do not rush it.",
+    "Start with short, slow runs on flat ground. Walk for a minute after every few minutes of "
+    "running, and stop if the knee swells or hurts the next morning.",
+    "Strong thigh and hip muscles protect the new joint, so keep doing the exercises from your "
+    "program even when running feels easy again and the pain has long since gone away.",
+    "Tell us how each run felt at your next visit. We will change the plan with you.",
+]
 
 NAV = ("Home About us Our team Conditions Knee pain Hip pain Back pain Shoulder pain Sports injuries "
        "Treatments Physical therapy Sports massage Bracing Injections Surgery Recovery Patients New "
@@ -155,7 +165,8 @@ def test_count_words_is_textstats_count(text):
     ("Yahoo! is a site", "Yahoo\uff01 is a site."),
     ('He said "Stop."', 'He said "Stop."'),
     ("prestige...", "prestige..."),
-    ("prestige…", "prestige…"),
+    ("prestige…", "prestige…."),
+    ("Wait…”", "Wait…”."),
     ("See www.x.com", "See www\u2024x\u2024com."),
 ])
 def test_scoring_form_has_one_sentence_end(sentence, expected):
@@ -168,6 +179,7 @@ def test_scoring_form_has_one_sentence_end(sentence, expected):
     "Understanding how the therapy works. And how to access it safely. Can empower individuals to heal.",
     "See www.stride.test for more on knees. Call us at 5 p.m. on Fridays please.\nNo stop on this line",
     "Few fragrance ingredients carry the mystique...Read More\nSecond teaser line is here...Read More",
+    "Oud perfume is one of the most sought-after…Read More\nWait… what happened to it… Nothing at all.",
 ])
 def test_textstat_counts_exactly_the_sentences_we_split(text):
     prose = prose_sentences(text)
@@ -574,9 +586,8 @@ def stride_site():
         "/knee-pain": served_page("Knee pain", KNEE),
         "/abstract": served_page("Abstract", THIN),
         "/de/knie": served_page("Knieschmerzen", GERMAN, lang="de"),
-        "/article": served_page("Running after surgery", EASY[:2] + ACADEMIC[3:] + KNEE[1:2]),
-        "/article-plain": served_page("Running after surgery", EASY[:2] + ACADEMIC[3:] + KNEE[1:2],
-                                      furniture=False),
+        "/article": served_page("Running after surgery", ARTICLE),
+        "/article-plain": served_page("Running after surgery", ARTICLE, furniture=False),
         "/blog": served_page("Blog", ["Stories from our runners, written by our team."]),
     }
     return {"stride": HostSpec(routes={path: Route.html(body) for path, body in pages.items()})}
@@ -641,6 +652,6 @@ def test_e2e_long_sentences_are_quoted_as_on_the_page(crawled):
     (crawl_id,) = con.execute("SELECT max(crawl_id) FROM crawls").fetchall()[0]
     found = flags_of(con, crawl_id, "long_sentence")
     on_research = [target for url, target, *_ in found if url == base + "/research"]
-    assert len(on_research) == len(ACADEMIC)
+    assert len(on_research) == sum(count_words(s) > 25 for s in ACADEMIC) >= 2
     page_text = " ".join(ACADEMIC)
     assert all(target in page_text for target in on_research)

@@ -648,3 +648,103 @@ def test_score_text_on_an_empty_crawl(con):
     crawl_id = store_crawl(con, {})
     result = topics.score_text(con, crawl_id, ENGLISH, Options())
     assert result["off_topic"] is None and result["reason"]
+
+
+# --- end to end: crawl the site on loopback, analyse, a week later crawl again -----------------
+
+def _title(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1].replace("-", " ").capitalize() or "Home"
+
+
+def render(path: str, paragraphs: list[str], teasers=(), extra_main=(), blog_index=()) -> str:
+    """One page of the served site: header and menu, the article, teasers, a sidebar, a footer."""
+    menu = "".join(f'<li><a href="{{{{host:clinic}}}}{p}">{_title(p)}</a></li>' for p in CLINIC)
+    menu += '<li><a href="{{host:blog}}/">Blog</a></li>'
+    body = "".join(f"<p>{text}</p>" for text in list(paragraphs) + list(extra_main))
+    listing = "".join(f'<li><a href="{{{{host:blog}}}}{p}">{_title(p)}</a></li>' for p in blog_index)
+    if listing:
+        body += f"<ul class='post-list'>{listing}</ul>"
+    cards = "".join(f'<p class="teaser">{text.removesuffix("Read More")}<a href="{link}">Read More</a></p>'
+                    for text, link in teasers)
+    teaser_section = f'<section class="teasers" aria-label="More from our blog">{cards}</section>' if cards else ""
+    footer_links = "".join(f'<a href="{{{{host:clinic}}}}{p}">{_title(p)}</a> ' for p in UTILITY)
+    return (f"<!doctype html><html lang='en'><head><title>{_title(path)} | Harborview</title></head><body>"
+            f"<header class='site-header'><p>Harborview Behavioral Health</p><nav><ul>{menu}</ul></nav></header>"
+            f"<main><article><h1>{_title(path)}</h1>{body}</article>{teaser_section}</main>"
+            f"<aside class='sidebar'><p>{SIDEBAR}</p></aside>"
+            f"<footer><p>{FOOTER}</p><p>{footer_links}</p></footer></body></html>")
+
+
+def served_site(content: dict[str, list[str]]):
+    """Hosts for SiteServer: `content` maps 'clinic:/path' or 'blog:/path' to paragraphs and is
+    read at each request, so a test can change a page between two crawls."""
+    from demo.server import HostSpec, Route
+
+    off = [(text, "{{host:blog}}" + path) for text, path in OFF_TEASERS]
+    on = [(text, "{{host:blog}}" + path) for text, path in ON_TEASERS]
+    teasers = {"clinic:/": off[4:] + on, "clinic:/services/ketamine": off[:2] + on[:1] + off[2:4],
+               "clinic:/conditions/depression": off + on[1:], "clinic:/about": off[4:],
+               "blog:/blog/ketamine-myths": on[:1] + on[2:], "blog:/blog/tms-first-week": on[1:]}
+    extra = {"clinic:" + url.removeprefix(CLINIC_URL): texts for url, texts in full_site_extras().items()}
+
+    def route(key: str):
+        return lambda info: Route.html(render(key.split(":", 1)[1], content[key], teasers.get(key, ()),
+                                              extra.get(key, ())))
+
+    posts = list(ONTOPIC_POSTS) + list(OFFTOPIC_POSTS)
+    clinic = {path: route("clinic:" + path) for path in list(CLINIC) + list(UTILITY)}
+    blog = {path: route("blog:" + path) for path in posts}
+    blog["/"] = lambda info: Route.html(render("/blog", ["Articles from the clinicians of Harborview."],
+                                               blog_index=posts))
+    return {"clinic": HostSpec(routes=clinic), "blog": HostSpec(routes=blog)}
+
+
+def test_crawl_a_clinic_site_and_its_blog_then_a_week_later(tmp_path):
+    from conftest import query, run_cli
+    from demo.server import SiteServer
+
+    content = {"clinic:" + p: v for p, v in {**CLINIC, **UTILITY}.items()}
+    content.update({"blog:" + p: v for p, v in {**ONTOPIC_POSTS, **OFFTOPIC_POSTS}.items()})
+    db = tmp_path / "audit.duckdb"
+    with SiteServer(served_site(content)) as server:
+        clinic, blog = server.base_url("clinic"), server.base_url("blog")
+        for week in (1, 2):
+            if week == 2:
+                content["clinic:/services/tms"] = CRYPTO
+            crawl = run_cli("crawl", clinic + "/", blog + "/", "--db", str(db), "--site", "harborview",
+                            "-q", cwd=tmp_path)
+            assert crawl.returncode == 0, crawl.stderr
+            analysed = run_cli("analyse", "--db", str(db), "--site", "harborview", "-q", cwd=tmp_path)
+            assert analysed.returncode == 0, analysed.stderr
+
+    first, second = 1, 2
+    flagged = {u for (u,) in query(db, "SELECT page_url FROM flags WHERE crawl_id = ? AND kind = "
+                                       "'off_topic_page'", [first])}
+    off_posts = {blog + p for p in OFFTOPIC_POSTS}
+    assert off_posts <= flagged
+    assert len(flagged & off_posts) / len(flagged) >= 0.9
+    assert not flagged & ({clinic + p for p in CLINIC} | {blog + p for p in ONTOPIC_POSTS})
+
+    blocks = set(query(db, "SELECT page_url, target FROM flags WHERE crawl_id = ? AND kind = "
+                           "'off_topic_block'", [first]))
+    carriers = {"/": [4], "/services/ketamine": [0, 1, 2, 3], "/conditions/depression": [0, 1, 2, 3, 4],
+                "/about": [4]}
+    expected = {(clinic + page, blog + OFF_TEASERS[i][1]) for page, teasers in carriers.items() for i in teasers}
+    assert expected <= blocks
+    assert {(clinic + page, "") for page in ("/services/tms", "/services/psychotherapy",
+                                             "/conditions/anxiety")} <= blocks
+    on_links = {blog + path for _, path in ON_TEASERS}
+    assert not {target for _, target in blocks} & on_links
+    furniture = query(db, "SELECT count(*) FROM flags f JOIN blocks b ON b.crawl_id = f.crawl_id "
+                          "AND b.page_url = f.page_url AND f.detail LIKE '“' || left(b.text, 40) || '%' "
+                          "WHERE f.crawl_id = ? AND f.kind = 'off_topic_block' "
+                          "AND b.role IN ('nav', 'header', 'footer')", [first])
+    assert furniture == [(0,)]
+
+    changed = query(db, "SELECT page_url FROM flags WHERE crawl_id = ? AND kind = 'topic_changed'", [second])
+    assert changed == [(clinic + "/services/tms",)]
+    findings = "SELECT kind, page_url, target, detail FROM flags WHERE crawl_id = 2 ORDER BY ALL"
+    before = query(db, findings)
+    again = run_cli("analyse", "--db", str(db), "--site", "harborview", "-q", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert query(db, findings) == before

@@ -1,0 +1,633 @@
+"""The whole benchmark in one command: a synthetic site served by nginx on loopback, then a bare
+Scrapy spider (the ceiling), the audit crawl, every analysis, the report, and a weekly rerun
+with 5% of the pages changed, each in its own process: wall s, pages/s, CPU s, peak memory.
+
+    python bench/run.py --pages 10000            # BENCHMARKS.md says how to read the table
+    python bench/run.py --pages 2000 --profile   # where the crawl's CPU time goes (py-spy)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+import sitegen  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") / 1024
+STAGES = ("bare", "crawl", "analyse", "report", "weekly")
+BENCH_CONFIG = "autothrottle = false\ndelay = 0.0\n"   # what --config sets for the audit crawl
+OTHER_BENCHES = ("readability_bench.py", "topics_bench.py", "near_duplicates_bench.py", "report_bench.py")
+TARGETS = {"crawl_ratio": 0.8, "analyse_s": 15 * 60, "weekly_analyse_s": 3 * 60, "memory_ratio": 1.5}
+
+
+@dataclass
+class Measured:
+    """One process tree's cost: wall time, CPU time of every process in it, peak memory."""
+    wall_s: float
+    cpu_s: float
+    peak_mb: float          # largest sum of the tree's resident memory seen (sampled)
+    max_rss_mb: float       # largest single process (the kernel's high-water mark)
+    returncode: int
+    stderr_tail: str = ""
+
+
+@dataclass
+class Row:
+    stage: str
+    pages: int | None
+    wall_s: float | None
+    cpu_s: float | None
+    peak_mb: float | None
+    note: str = ""
+    load: float | None = None           # 1-minute load average when the stage started
+    server_cpu_s: float | None = None   # nginx's CPU time during a crawl stage
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def pages_per_s(self) -> float | None:
+        if self.pages and self.wall_s:
+            return self.pages / self.wall_s
+        return None
+
+
+# --- measuring a process tree -------------------------------------------------------------------
+
+def _proc_table() -> dict[int, tuple[int, float, int]]:
+    """pid -> (parent pid, own CPU seconds, resident pages) of every process."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        # After the name: state ppid ... utime(12) stime(13) ... rss(22), counted from state = 0.
+        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK, int(fields[21]))
+    return table
+
+
+def _descendants(table: dict, root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def measure(cmd: list[str], env: dict | None = None, cwd: Path = ROOT, timeout: float | None = None,
+            stdout=subprocess.DEVNULL, interval: float = 0.2) -> Measured:
+    """Run cmd and measure it and every process it starts (analyses use worker processes).
+
+    CPU: the larger of what wait4 reports (the process and its waited-for descendants) and the
+    sum of each descendant's own CPU time last seen in /proc (catches a forkserver nobody waits
+    for). Peak memory: the largest sum of the tree's RSS over samples every `interval` s."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=stdout, stderr=subprocess.PIPE)
+    seen_cpu: dict[int, float] = {}
+    peak = [0.0]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            table = _proc_table()
+            pids = _descendants(table, proc.pid)
+            rss = 0.0
+            for pid in pids:
+                _, cpu, pages = table[pid]
+                seen_cpu[pid] = cpu
+                rss += pages * PAGE_KB / 1024
+            peak[0] = max(peak[0], rss)
+            stop.wait(interval)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    err_chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    deadline = None if timeout is None else t0 + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if deadline and time.perf_counter() > deadline:
+            proc.kill()
+        time.sleep(0.05)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stop.set()
+    sampler.join()
+    reader.join(timeout=5)
+    cpu = max(usage.ru_utime + usage.ru_stime, sum(seen_cpu.values()))
+    tail = b"".join(err_chunks).decode("utf-8", "replace").strip().splitlines()[-5:]
+    return Measured(round(wall, 2), round(cpu, 2), round(max(peak[0], usage.ru_maxrss / 1024), 1),
+                    round(usage.ru_maxrss / 1024, 1), proc.returncode, "\n".join(tail))
+
+
+def _cpu_of(pids: list[int]) -> float:
+    table = _proc_table()
+    return sum(table[p][1] for p in pids if p in table)
+
+
+# --- the stages -----------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="content-audit-bench-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.site_dir = self.workdir / "site"
+        self.db = self.workdir / "audit.duckdb"
+        self.config = self.workdir / "bench.toml"
+        self.config.write_text(BENCH_CONFIG)
+        self.rows: list[Row] = []
+        self.server = None
+        self.server_pids: list[int] = []
+        self.base_url = ""
+
+    # server ---------------------------------------------------------------------------------------
+    def start_server(self) -> None:
+        if self.args.server == "nginx":
+            self.server = sitegen.NginxServer(self.site_dir, self.args.port, workers=1).start()
+            self.server_pids = self.server.pids()
+        else:
+            from demo.server import SiteServer
+            self.server = SiteServer({"site": sitegen.site_server_spec(self.site_dir)},
+                                     {"site": self.args.port}).start()
+        self.base_url = self.server.base_url if self.args.server == "nginx" else self.server.base_url("site")
+
+    def stop_server(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def port(self) -> int:
+        if self.args.port:
+            return self.args.port
+        return sitegen._free_port()
+
+    # stages ---------------------------------------------------------------------------------------
+    def generate(self, revision: int = 0) -> sitegen.Site:
+        t0, c0 = time.perf_counter(), _self_cpu()
+        base = self.base_url or f"http://127.0.0.1:{self.args.port}"
+        if self.args.server == "siteserver":
+            base = "{{host:site}}"
+        site = sitegen.generate(self.site_dir, self.args.pages, base, seed=self.args.seed,
+                                revision=revision, update=revision > 0)
+        wall = time.perf_counter() - t0
+        name = "generate site" if revision == 0 else f"edit {len(site.changed)} pages (5%)"
+        self.rows.append(Row(name, site.pages if revision == 0 else len(site.changed), round(wall, 2),
+                             round(_self_cpu() - c0, 2), None, note="in-process" + ("" if revision else f", {site.words:,} words, {site.links:,} links")))
+        return site
+
+    def stage(self, name: str, cmd: list[str], pages_sql: str | None = None, stdout=subprocess.DEVNULL,
+              pages: int | None = None, extra: dict | None = None) -> Row:
+        load = os.getloadavg()[0]
+        server_before = _cpu_of(self.server_pids)
+        m = measure(cmd, stdout=stdout, timeout=self.args.timeout)
+        server_cpu = round(_cpu_of(self.server_pids) - server_before, 2) if self.server_pids else None
+        note = "" if m.returncode == 0 else f"FAILED (exit {m.returncode}): {m.stderr_tail.splitlines()[-1] if m.stderr_tail else ''}"
+        if pages is None and pages_sql and m.returncode == 0:
+            pages = self.query(pages_sql)
+        row = Row(name, pages, m.wall_s, m.cpu_s, m.peak_mb, note=note, load=round(load, 2),
+                  server_cpu_s=server_cpu, extra={"max_rss_mb": m.max_rss_mb, **(extra or {})})
+        self.rows.append(row)
+        self.say(row)
+        return row
+
+    def query(self, sql: str, params: list | None = None):
+        import duckdb
+        con = duckdb.connect(str(self.db), read_only=True)
+        try:
+            return con.execute(sql, params or []).fetchone()[0]
+        finally:
+            con.close()
+
+    def bare(self) -> Row:
+        out = self.workdir / "bare.json"
+        cmd = [sys.executable, str(BENCH / "bare_spider.py"), self.base_url + "/",
+               "--concurrency", str(self.args.concurrency), "--stats-json", str(out)]
+        row = self.stage("bare Scrapy spider", cmd)
+        if out.exists():
+            stats = json.loads(out.read_text())
+            row.pages = stats["pages"]
+            row.extra["responses"] = stats["responses"]
+        return row
+
+    def crawl(self, name: str = "audit crawl") -> Row:
+        cmd = [sys.executable, str(ROOT / "pipeline.py"), "crawl", self.base_url + "/", "--db", str(self.db),
+               "--config", str(self.config), "--max-pages", str(self.args.pages * 2 + 1000),
+               "--concurrency", str(self.args.concurrency), "-q", "--no-external"]
+        row = self.stage(name, cmd, "SELECT count(*) FROM pages WHERE crawl_id = (SELECT max(crawl_id) FROM crawls)")
+        if not row.note:
+            row.extra["responses"] = self.query(
+                "SELECT count(*) FROM responses WHERE crawl_id = (SELECT max(crawl_id) FROM crawls)")
+        return row
+
+    def analyse(self, label: str = "") -> Row:
+        """run_all in a child process, each analysis timed inside it (bench/run.py _analyse)."""
+        out = self.workdir / "analyses.json"
+        out.unlink(missing_ok=True)
+        cmd = [sys.executable, str(BENCH / "run.py"), "_analyse", "--db", str(self.db),
+               "--config", str(self.config), "--json", str(out)]
+        pages = self.query("SELECT count(*) FROM pages WHERE crawl_id = (SELECT max(crawl_id) FROM crawls)")
+        row = self.stage(f"analyse, all{label}", cmd, pages=pages)
+        if out.exists():
+            for name, r in json.loads(out.read_text()).items():
+                sub = Row(f"  {name}{label}", pages, r["wall_s"], r["cpu_s"], r["peak_mb"], note=r.get("note", ""))
+                self.rows.insert(len(self.rows) - 1, sub)
+                self.say(sub)
+        return row
+
+    def report(self) -> Row:
+        cmd = [sys.executable, str(ROOT / "pipeline.py"), "report", "--db", str(self.db),
+               "--config", str(self.config), "--out", str(self.workdir / "report")]
+        pages = self.query("SELECT count(*) FROM pages WHERE crawl_id = (SELECT max(crawl_id) FROM crawls)")
+        return self.stage("report", cmd, pages=pages)
+
+    def say(self, row: Row) -> None:
+        if not self.args.json_only:
+            print(format_row(row), flush=True)
+
+    # the run ----------------------------------------------------------------------------------------
+    def run(self) -> list[Row]:
+        stages = self.args.stages
+        if self.args.server == "nginx" and not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
+            raise SystemExit(f"Error: {sitegen.NGINX_HELP}, or pass --server siteserver (slower: "
+                             "the server then competes with the crawler for CPU)")
+        self.args.port = self.port()
+        if not self.args.json_only:
+            print(machine_line())
+            print(f"site: {self.args.pages} pages in {self.site_dir}; concurrency {self.args.concurrency}; "
+                  f"server {self.args.server}; work folder {self.workdir}")
+            print(HEADER)
+        site = self.generate()
+        self.say(self.rows[-1])
+        self.start_server()
+        try:
+            for k in range(self.args.repeat):
+                if "bare" in stages:
+                    self.bare()
+                if "crawl" in stages:
+                    if k:
+                        self.db.unlink(missing_ok=True)
+                    self.crawl()
+            if "analyse" in stages:
+                self.analyse()
+            if "report" in stages:
+                self.report()
+            if "weekly" in stages:
+                self.generate(revision=1)
+                self.say(self.rows[-1])
+                self.crawl("weekly crawl (5% changed)")
+                if "analyse" in stages:
+                    self.analyse(" (weekly)")
+        finally:
+            self.stop_server()
+        self.summary(site)
+        return self.rows
+
+    def summary(self, site: sitegen.Site) -> None:
+        lines = summary_lines(self.rows)
+        result = {"machine": machine_info(), "pages": self.args.pages, "concurrency": self.args.concurrency,
+                  "server": self.args.server, "rows": [dict(asdict(r), pages_per_s=r.pages_per_s) for r in self.rows],
+                  "summary": lines}
+        (self.workdir / "results.json").write_text(json.dumps(result, indent=1))
+        if self.args.json:
+            Path(self.args.json).write_text(json.dumps(result, indent=1))
+        if self.args.json_only:
+            return
+        for line in lines:
+            print(line)
+        print(f"results: {self.workdir / 'results.json'}")
+        others = [name for name in OTHER_BENCHES if (BENCH / name).exists()]
+        if others:
+            print("per-analysis micro-benchmarks: " + ", ".join(f"python bench/{n}" for n in others))
+
+
+def best(rows: list[Row], stage: str) -> Row | None:
+    ok = [r for r in rows if r.stage == stage and not r.note and r.pages_per_s]
+    return max(ok, key=lambda r: r.pages_per_s) if ok else None
+
+
+def summary_lines(rows: list[Row]) -> list[str]:
+    lines = []
+    bare, crawl = best(rows, "bare Scrapy spider"), best(rows, "audit crawl")
+    if bare and crawl:
+        ratio = crawl.pages_per_s / bare.pages_per_s
+        cpu_ratio = (crawl.pages / crawl.cpu_s) / (bare.pages / bare.cpu_s)
+        lines.append(f"crawl / bare ratio: {ratio:.2f} in pages per wall second, {cpu_ratio:.2f} in pages per "
+                     f"CPU second (target >= {TARGETS['crawl_ratio']}); CPU per page: bare "
+                     f"{1000 * bare.cpu_s / bare.pages:.1f} ms, crawl {1000 * crawl.cpu_s / crawl.pages:.1f} ms")
+    for stage, target in (("analyse, all", "analyse_s"), ("analyse, all (weekly)", "weekly_analyse_s")):
+        r = next((r for r in rows if r.stage == stage), None)
+        if r and r.wall_s is not None:
+            verdict = "FAILED" if r.note else ("meets" if r.wall_s <= TARGETS[target] else "misses")
+            lines.append(f"{stage}: {r.wall_s:.0f} s for {r.pages} pages, {verdict} the {TARGETS[target] / 60:.0f}-minute "
+                         "target" + ("" if r.pages and r.pages >= 100_000 or "weekly" in stage else
+                                     " (the target is for 100,000 pages)"))
+    loads = [r.load for r in rows if r.load is not None]
+    if loads and max(loads) > 1.5:
+        lines.append(f"warning: the machine was busy (1-minute load up to {max(loads):.1f} on 2 cores): wall "
+                     "times are inflated; CPU seconds are the steadier figure")
+    return lines
+
+
+HEADER = (f"{'stage':34} {'pages':>7} {'wall s':>8} {'pages/s':>8} {'CPU s':>8} {'peak MB':>8} "
+          f"{'load':>5}  note")
+
+
+def format_row(r: Row) -> str:
+    def num(v, fmt):
+        return format(v, fmt) if v is not None else "-"
+    note = r.note
+    if r.server_cpu_s is not None and not note:
+        note = f"nginx CPU {r.server_cpu_s:.1f} s"
+    return (f"{r.stage:34} {num(r.pages, '>7')} {num(r.wall_s, '>8.1f')} {num(r.pages_per_s, '>8.1f')} "
+            f"{num(r.cpu_s, '>8.1f')} {num(r.peak_mb, '>8.0f')} {num(r.load, '>5.1f')}  {note}")
+
+
+def markdown(rows: list[Row]) -> str:
+    out = ["| stage | pages | wall s | pages/s | CPU s | peak MB | note |", "|---|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        f = lambda v, spec: format(v, spec) if v is not None else "–"  # noqa: E731
+        out.append(f"| {r.stage.strip()} | {f(r.pages, ',')} | {f(r.wall_s, '.1f')} | {f(r.pages_per_s, '.1f')} | "
+                   f"{f(r.cpu_s, '.1f')} | {f(r.peak_mb, '.0f')} | {r.note} |")
+    return "\n".join(out)
+
+
+def _self_cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def machine_info() -> dict:
+    import duckdb
+    import scrapy
+    mem_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip() if shutil.which("nginx") else None
+    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gb": round(mem_kb / 1024 ** 2, 1),
+            "python": platform.python_version(), "scrapy": scrapy.__version__, "duckdb": duckdb.__version__,
+            "nginx": nginx, "kernel": platform.release()}
+
+
+def machine_line() -> str:
+    m = machine_info()
+    return (f"machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}, "
+            f"Scrapy {m['scrapy']}, DuckDB {m['duckdb']}, {m['nginx'] or 'no nginx'}")
+
+
+# --- child process: the analyses, each timed ------------------------------------------------------
+
+def analyse_child(argv: list[str]) -> int:
+    """`run.py _analyse`: analysis.run_all on the latest crawl, with each analysis' analyse()
+    wrapped to time it; so the whole is exactly what `pipeline.py analyse` runs."""
+    ap = argparse.ArgumentParser(prog="run.py _analyse")
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--config")
+    ap.add_argument("--json", required=True)
+    args = ap.parse_args(argv)
+    import importlib
+
+    import analysis
+    from crawler import store
+    from crawler.config import load_config
+
+    options = load_config(args.config)
+    timings: dict[str, dict] = {}
+    seen: dict[int, float] = {}   # pid -> CPU seconds last seen, shared: a forkserver outlives one analysis
+    for name in analysis.available():
+        module = importlib.import_module(f"analysis.{name}")
+        module.analyse = _timed(name, module.analyse, timings, seen)
+    con = store.open_store(args.db)
+    try:
+        crawl_id = store.latest_crawl(con)
+        analysis.run_all(con, crawl_id, options)
+    finally:
+        con.close()
+        Path(args.json).write_text(json.dumps(timings, indent=1))
+    return 0
+
+
+def _timed(name: str, fn, timings: dict, seen: dict[int, float]):
+    me = os.getpid()
+
+    def wrapper(con, crawl_id, options):
+        peak = [0.0]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                table = _proc_table()
+                pids = _descendants(table, me)
+                peak[0] = max(peak[0], sum(table[p][2] for p in pids) * PAGE_KB / 1024)
+                for p in pids:
+                    if p != me:
+                        seen[p] = table[p][1]
+                stop.wait(0.2)
+
+        before_children = dict(seen)
+        t = threading.Thread(target=sample, daemon=True)
+        t.start()
+        c0, w0 = os.times(), time.perf_counter()
+        try:
+            return fn(con, crawl_id, options)
+        except Exception as exc:
+            timings[name] = {"note": f"FAILED: {type(exc).__name__}: {str(exc)[:120]}"}
+            raise
+        finally:
+            wall = time.perf_counter() - w0
+            c1 = os.times()
+            stop.set()
+            t.join()
+            own = (c1.user - c0.user) + (c1.system - c0.system)
+            waited = (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system)
+            unwaited = sum(v - before_children.get(p, 0.0) for p, v in seen.items())
+            entry = timings.setdefault(name, {})
+            entry.update(wall_s=round(wall, 2), cpu_s=round(own + max(waited, unwaited), 2),
+                         peak_mb=round(peak[0], 1))
+    return wrapper
+
+
+# --- profile ----------------------------------------------------------------------------------------
+
+def profile(args) -> int:
+    """Run the audit crawl under py-spy (or cProfile) and print where its CPU time goes."""
+    bench = Bench(args)
+    args.port = bench.port()
+    if not args.keep and args.workdir is None:
+        args.workdir = str(bench.workdir)
+    bench.generate()
+    bench.start_server()
+    out = bench.workdir / "crawl-profile"
+    crawl = [str(ROOT / "pipeline.py"), "crawl", bench.base_url + "/", "--db", str(bench.db), "--config",
+             str(bench.config), "--max-pages", str(args.pages * 2 + 1000), "--concurrency",
+             str(args.concurrency), "-q", "--no-external"]
+    try:
+        if shutil.which("py-spy") and not args.cprofile:
+            cmd = ["py-spy", "record", "--format", "raw", "--rate", "250", "--output", str(out) + ".txt",
+                   "--", sys.executable, *crawl]
+            m = measure(cmd, timeout=args.timeout)
+            stacks = _read_raw(Path(str(out) + ".txt"))
+        else:
+            cmd = [sys.executable, "-m", "cProfile", "-o", str(out) + ".pstats", *crawl]
+            m = measure(cmd, timeout=args.timeout)
+            stacks = None
+    finally:
+        bench.stop_server()
+    pages = bench.query("SELECT count(*) FROM pages")
+    print(f"profiled crawl: {pages} pages, {m.wall_s} s wall, {m.cpu_s} s CPU "
+          f"({1000 * m.cpu_s / max(pages, 1):.1f} ms per page), exit {m.returncode}")
+    if stacks is not None:
+        print(profile_tables(stacks, args.top))
+    else:
+        import pstats
+        pstats.Stats(str(out) + ".pstats").sort_stats("tottime").print_stats(args.top)
+    return 0
+
+
+def _read_raw(path: Path) -> dict[tuple[str, ...], int]:
+    stacks: dict[tuple[str, ...], int] = {}
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack:
+            key = tuple(stack.split(";"))
+            stacks[key] = stacks.get(key, 0) + int(count)
+    return stacks
+
+
+def _short(frame: str) -> str:
+    # 'func (path/to/module.py:123)' -> 'func (module.py)'; the line number splits one function.
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")").rsplit(":", 1)[0]
+    for marker in ("site-packages/", "lib/python3.11/", str(ROOT) + "/"):
+        if marker in where:
+            where = where.split(marker, 1)[1]
+    return f"{name} ({where})"
+
+
+def profile_tables(stacks: dict[tuple[str, ...], int], top: int = 25) -> str:
+    """Self time per function, inclusive time per function, and time per area of the code."""
+    total = sum(stacks.values()) or 1
+    own: dict[str, int] = {}
+    incl: dict[str, int] = {}
+    areas: dict[str, int] = {}
+    for stack, n in stacks.items():
+        frames = [_short(f) for f in stack if "(" in f]
+        if not frames:
+            continue
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for f in set(frames):
+            incl[f] = incl.get(f, 0) + n
+        areas[_area(stack)] = areas.get(_area(stack), 0) + n
+    lines = [f"samples: {total} (py-spy, all threads); share of the crawl's samples", "",
+             "where the time goes (innermost project or library area on the stack):"]
+    lines += [f"  {100 * n / total:5.1f}%  {a}" for a, n in sorted(areas.items(), key=lambda x: -x[1])]
+    lines += ["", f"top {top} functions by self time:"]
+    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in sorted(own.items(), key=lambda x: -x[1])[:top]]
+    lines += ["", f"top {top} functions by inclusive time:"]
+    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in sorted(incl.items(), key=lambda x: -x[1])[:top]]
+    return "\n".join(lines)
+
+
+AREAS = (  # first match from the innermost frame outwards names the area
+    ("crawler/extract.py", "crawler/extract.py (parse + extract a page)"),
+    ("crawler/urls.py", "crawler/urls.py (normalise/resolve URLs)"),
+    ("crawler/store.py", "crawler/store.py (Arrow batches into DuckDB)"),
+    ("crawler/pipelines.py", "crawler/pipelines.py (items to rows)"),
+    ("crawler/spider.py", "crawler/spider.py (requests, follow, rows)"),
+    ("scrapy/utils/sitemap", "sitemap parsing"),
+    ("scrapy/", "Scrapy engine, scheduler, middlewares"),
+    ("twisted/", "Twisted reactor and HTTP client"),
+    ("asyncio/", "asyncio event loop"),
+    ("queuelib/", "Scrapy disk queue (JOBDIR)"),
+    ("pickle", "Scrapy disk queue (JOBDIR)"),
+)
+
+
+def _area(stack: tuple[str, ...]) -> str:
+    for frame in reversed(stack):
+        for marker, name in AREAS:
+            if marker in frame:
+                return name
+    return "other (interpreter start-up, imports, idle threads)"
+
+
+# --- command line -----------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="bench/run.py", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=10_000, help="pages of the synthetic site (default 10000)")
+    ap.add_argument("--concurrency", type=int, default=8, help="requests at once to the site, both crawlers (default 8)")
+    ap.add_argument("--stages", default=",".join(STAGES),
+                    help=f"comma-separated, from {','.join(STAGES)} (default all)")
+    ap.add_argument("--repeat", type=int, default=1, help="run bare spider and crawl this many times, alternating; the best counts")
+    ap.add_argument("--server", choices=["nginx", "siteserver"], default="nginx",
+                    help="nginx (default; `apt-get install -y nginx-light`) or the project's SiteServer (tests)")
+    ap.add_argument("--port", type=int, default=0, help="loopback port of the site (default: a free one)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workdir", help="folder for the site, database and results (default: a new temp folder)")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (default: removed unless --workdir)")
+    ap.add_argument("--timeout", type=float, default=None, help="seconds after which a stage is killed")
+    ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--json-only", action="store_true", help="print nothing; write results.json (tests)")
+    ap.add_argument("--markdown", action="store_true", help="print the table as Markdown at the end")
+    ap.add_argument("--profile", action="store_true", help="instead: profile the audit crawl (py-spy, else cProfile)")
+    ap.add_argument("--cprofile", action="store_true", help="with --profile: use cProfile even if py-spy exists")
+    ap.add_argument("--top", type=int, default=25, help="with --profile: functions to list")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_analyse"]:
+        return analyse_child(argv[1:])
+    args = build_parser().parse_args(argv)
+    args.stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = set(args.stages) - set(STAGES)
+    if unknown:
+        raise SystemExit(f"Error: unknown stage {sorted(unknown)}; stages are {', '.join(STAGES)}")
+    if args.pages < 20:
+        raise SystemExit("Error: --pages must be at least 20, like --pages 10000")
+    temp = args.workdir is None and not args.keep
+    if args.profile:
+        code = profile(args)
+    else:
+        bench = Bench(args)
+        args.workdir = str(bench.workdir)
+        rows = bench.run()
+        if args.markdown:
+            print(markdown(rows))
+        code = 0 if all(not r.note for r in rows) else 1
+    if temp and args.workdir:
+        shutil.rmtree(args.workdir, ignore_errors=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
