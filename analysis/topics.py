@@ -244,24 +244,42 @@ def _site_language(con, main_sql: str, min_words: int) -> str | None:
 
 
 def _fit_vectorizer(con, main_sql: str, opts: TopicsOptions, site_lang: str | None):
-    """Fit TF-IDF on a deterministic sample of at most fit_sample modelled pages."""
+    """Fit TF-IDF on a deterministic sample of at most fit_sample modelled pages.
+
+    Returns (vectorizer or None, english, {url: row of the sample's matrix}, that matrix): the
+    sampled pages' vectors are kept so that they are not computed twice.
+    """
     sample = con.execute(
-        f"SELECT text, lang FROM ({main_sql}) WHERE words >= ? ORDER BY md5(url), url LIMIT ?",
+        f"SELECT url, text, lang FROM ({main_sql}) WHERE words >= ? ORDER BY md5(url), url LIMIT ?",
         [opts.min_words, opts.fit_sample]).fetchall()
     english = site_lang in (None, "en")
-    if english and sample and np.median([english_share(t) for t, _ in sample[:500]]) < ENGLISH_MIN_STOP_SHARE:
+    if english and sample and np.median([english_share(t) for _, t, _ in sample[:500]]) < ENGLISH_MIN_STOP_SHARE:
         english = False
     # a few pages in another language in the sample only add some words to the vocabulary
-    texts = [t for t, lang in sample
-             if skip_reason(t, opts.min_words, lang, site_lang, False, opts.min_words) is None]
-    if not texts:
-        return None, english
-    vectorizer = _vectorizer(english, len(texts), opts.max_features)
+    sample = [(url, text) for url, text, lang in sample
+              if skip_reason(text, opts.min_words, lang, site_lang, False, opts.min_words) is None]
+    if not sample:
+        return None, english, {}, None
+    vectorizer = _vectorizer(english, len(sample), opts.max_features)
     try:
-        vectorizer.fit(texts)
+        fitted = vectorizer.fit_transform([text for _, text in sample])
     except ValueError:   # no word survives (every page is numbers or stop words)
-        return None, english
-    return vectorizer, english
+        return None, english, {}, None
+    return vectorizer, english, {url: i for i, (url, _) in enumerate(sample)}, fitted.tocsr()
+
+
+def _vectors(vectorizer, urls: list[str], texts: list[str], fitted_rows: dict, fitted):
+    """TF-IDF rows of these pages, in order, reusing the rows computed when fitting."""
+    known = [fitted_rows.get(url) for url in urls]
+    fresh = [i for i, row in enumerate(known) if row is None]
+    if not fresh:
+        return fitted[known]
+    computed = vectorizer.transform([texts[i] for i in fresh])
+    if len(fresh) == len(urls):
+        return computed
+    reused = [i for i, row in enumerate(known) if row is not None]
+    stacked = sp.vstack([fitted[[known[i] for i in reused]], computed], format="csr")
+    return stacked[np.argsort(np.array(reused + fresh), kind="stable")]
 
 
 def _similarity(X, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -364,12 +382,12 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None) -> tuple[Sit
     check_options(opts)
     main_sql = store.main_text_sql(crawl_id)
     site_lang = _site_language(con, main_sql, opts.min_words)
-    vectorizer, english = _fit_vectorizer(con, main_sql, opts, site_lang)
+    vectorizer, english, fitted_rows, fitted = _fit_vectorizer(con, main_sql, opts, site_lang)
     terms = vectorizer.get_feature_names_out() if vectorizer else np.array([], dtype=object)
     utility_terms = np.array([t in UTILITY_WORDS for t in terms], dtype=bool)
     urls, hashes, parts, utility_weight = [], [], [], []
     for batch in store.iter_batches(con, main_sql, size=BATCH):
-        texts = []
+        batch_urls, texts = [], []
         for row in batch:
             reason = skip_reason(row["text"], row["words"], row["lang"], site_lang, english,
                                  opts.min_words)
@@ -379,17 +397,18 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None) -> tuple[Sit
                 if skipped:
                     skipped(row["url"], row["content_hash"], reason)
                 continue
-            urls.append(row["url"])
+            batch_urls.append(row["url"])
             hashes.append(row["content_hash"])
             texts.append(row["text"])
         if texts:
-            part = vectorizer.transform(texts)
+            urls += batch_urls
+            part = _vectors(vectorizer, batch_urls, texts, fitted_rows, fitted)
             parts.append(part)
             utility_weight.append(np.asarray(part.multiply(part) @ utility_terms.astype(np.float32)).ravel())
     if vectorizer is None:
         return None, None
     X = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, len(terms)), dtype=np.float32)
-    del parts
+    del parts, fitted, fitted_rows
     utility_weight = np.concatenate(utility_weight) if utility_weight else np.zeros(0)
     utility = (utility_weight >= opts.utility_share) & (X.getnnz(axis=1) > 0)
     judged = ~utility & (X.getnnz(axis=1) > 0)
@@ -407,6 +426,8 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None) -> tuple[Sit
     if 0 < n_judged < MIN_PAGES:
         no_verdict = (f"too few pages to tell the site's core topic: {n_judged} with enough text "
                       f"(need {MIN_PAGES})")
+    elif not (weights > 0).any():
+        no_verdict = "no page shares any word with another: there is no core to compare with"
     elif n_judged:
         core_pages = weights > 0
         typical, cutoff = off_topic_cutoff(similarity[core_pages], weights[core_pages])
@@ -600,18 +621,33 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel, pages: 
               AND (role IN ('teaser', 'aside', 'other')
                    OR (role = 'main' AND text_hash IN (SELECT text_hash FROM repeated)))
         ),
-        carriers AS (SELECT text_hash, count(DISTINCT page_url) AS carriers FROM candidates GROUP BY text_hash)
-        SELECT c.page_url, c.block_index, c.text, c.link_url, k.carriers,
+        carriers AS (SELECT text_hash, count(DISTINCT page_url) AS carriers FROM candidates GROUP BY text_hash),
+        first_links AS (    -- a block without a teaser link: the first link it holds
+            SELECT l.source_url AS page_url, l.block_index, arg_min(l.url, l.position) AS url
+            FROM links l JOIN candidates c ON c.page_url = l.source_url AND c.block_index = l.block_index
+            WHERE l.crawl_id = {cid} AND l.element = 'a' AND l.url IS NOT NULL AND c.link_url IS NULL
+            GROUP BY l.source_url, l.block_index
+        ),
+        targeted AS (
+            SELECT c.*, coalesce(c.link_url, f.url) AS target FROM candidates c
+            LEFT JOIN first_links f USING (page_url, block_index)
+        )
+        SELECT c.page_url, c.block_index, c.text, c.text_hash, c.target AS link_url, k.carriers,
                t.off_topic AS target_off, t.topic_label AS target_label
-        FROM candidates c JOIN carriers k USING (text_hash)
-        LEFT JOIN topics t ON t.crawl_id = {cid} AND t.url = c.link_url AND t.url <> c.page_url
+        FROM targeted c JOIN carriers k USING (text_hash)
+        LEFT JOIN topics t ON t.crawl_id = {cid} AND t.url = c.target AND t.url <> c.page_url
         ORDER BY c.page_url, c.block_index
     """
     severity = severity_for(options, "off_topic_block", KINDS["off_topic_block"])
     out = []
     for batch in store.iter_batches(con, sql, size=BATCH):
-        V = model.vectorizer.transform([READ_MORE.sub(" ", b["text"]) for b in batch]) @ keep
-        V = sp.csr_matrix(V)
+        # a block repeated on every page (a sidebar) is read once per batch
+        distinct: dict[int, int] = {}
+        inverse = [distinct.setdefault(b["text_hash"], len(distinct)) for b in batch]
+        texts = [""] * len(distinct)
+        for b, i in zip(batch, inverse):
+            texts[i] = READ_MORE.sub(" ", b["text"])
+        V = sp.csr_matrix(model.vectorizer.transform(texts) @ keep)[inverse]
         core_w = V @ affinity
         known_w = np.asarray(V.sum(axis=1)).ravel()
         n_drift = (V > 0).astype(np.float32) @ drift_terms.astype(np.float32)

@@ -204,7 +204,7 @@ class Bench:
         return site
 
     def stage(self, name: str, cmd: list[str], pages_sql: str | None = None, stdout=subprocess.DEVNULL,
-              pages: int | None = None, extra: dict | None = None) -> Row:
+              pages: int | None = None, after=None) -> Row:
         load = os.getloadavg()[0]
         server_before = _cpu_of(self.server_pids)
         m = measure(cmd, stdout=stdout, timeout=self.args.timeout)
@@ -213,7 +213,9 @@ class Bench:
         if pages is None and pages_sql and m.returncode == 0:
             pages = self.query(pages_sql)
         row = Row(name, pages, m.wall_s, m.cpu_s, m.peak_mb, note=note, load=round(load, 2),
-                  server_cpu_s=server_cpu, extra={"max_rss_mb": m.max_rss_mb, **(extra or {})})
+                  server_cpu_s=server_cpu, extra={"max_rss_mb": m.max_rss_mb})
+        if after is not None:
+            after(row)
         self.rows.append(row)
         self.say(row)
         return row
@@ -230,22 +232,25 @@ class Bench:
         out = self.workdir / "bare.json"
         cmd = [sys.executable, str(BENCH / "bare_spider.py"), self.base_url + "/",
                "--concurrency", str(self.args.concurrency), "--stats-json", str(out)]
-        row = self.stage("bare Scrapy spider", cmd)
-        if out.exists():
-            stats = json.loads(out.read_text())
-            row.pages = stats["pages"]
-            row.extra["responses"] = stats["responses"]
-        return row
+        out.unlink(missing_ok=True)
+
+        def pages(row: Row) -> None:
+            if out.exists():
+                stats = json.loads(out.read_text())
+                row.pages = stats["pages"]
+                row.extra["responses"] = stats["responses"]
+        return self.stage("bare Scrapy spider", cmd, after=pages)
 
     def crawl(self, name: str = "audit crawl") -> Row:
         cmd = [sys.executable, str(ROOT / "pipeline.py"), "crawl", self.base_url + "/", "--db", str(self.db),
                "--config", str(self.config), "--max-pages", str(self.args.pages * 2 + 1000),
                "--concurrency", str(self.args.concurrency), "-q", "--no-external"]
-        row = self.stage(name, cmd, "SELECT count(*) FROM pages WHERE crawl_id = (SELECT max(crawl_id) FROM crawls)")
-        if not row.note:
-            row.extra["responses"] = self.query(
-                "SELECT count(*) FROM responses WHERE crawl_id = (SELECT max(crawl_id) FROM crawls)")
-        return row
+        def responses(row: Row) -> None:
+            if not row.note:
+                row.extra["responses"] = self.query(
+                    "SELECT count(*) FROM responses WHERE crawl_id = (SELECT max(crawl_id) FROM crawls)")
+        return self.stage(name, cmd, "SELECT count(*) FROM pages WHERE crawl_id = (SELECT max(crawl_id) FROM crawls)",
+                          after=responses)
 
     def analyse(self, label: str = "") -> Row:
         """run_all in a child process, each analysis timed inside it (bench/run.py _analyse)."""
@@ -362,7 +367,7 @@ HEADER = (f"{'stage':34} {'pages':>7} {'wall s':>8} {'pages/s':>8} {'CPU s':>8} 
 
 def format_row(r: Row) -> str:
     def num(v, fmt):
-        return format(v, fmt) if v is not None else "-"
+        return format(v, fmt) if v is not None else format("-", fmt[0] + fmt[1:].split(".")[0].rstrip("df"))
     note = r.note
     if r.server_cpu_s is not None and not note:
         note = f"nginx CPU {r.server_cpu_s:.1f} s"
@@ -476,37 +481,46 @@ def _timed(name: str, fn, timings: dict, seen: dict[int, float]):
 # --- profile ----------------------------------------------------------------------------------------
 
 def profile(args) -> int:
-    """Run the audit crawl under py-spy (or cProfile) and print where its CPU time goes."""
+    """Run the bare spider and the audit crawl under py-spy (or the crawl under cProfile) and
+    print where their CPU time goes."""
     bench = Bench(args)
     args.port = bench.port()
     if not args.keep and args.workdir is None:
         args.workdir = str(bench.workdir)
     bench.generate()
     bench.start_server()
-    out = bench.workdir / "crawl-profile"
     crawl = [str(ROOT / "pipeline.py"), "crawl", bench.base_url + "/", "--db", str(bench.db), "--config",
              str(bench.config), "--max-pages", str(args.pages * 2 + 1000), "--concurrency",
              str(args.concurrency), "-q", "--no-external"]
+    bare = [str(BENCH / "bare_spider.py"), bench.base_url + "/", "--concurrency", str(args.concurrency)]
+    use_pyspy = shutil.which("py-spy") and not args.cprofile
+    if not use_pyspy and not args.cprofile:
+        print("py-spy is not installed (`pip install py-spy`): profiling the crawl with cProfile, "
+              "which inflates the cost of small calls")
+    results = []
     try:
-        if shutil.which("py-spy") and not args.cprofile:
-            cmd = ["py-spy", "record", "--format", "raw", "--rate", "250", "--output", str(out) + ".txt",
-                   "--", sys.executable, *crawl]
+        for name, target in (("bare Scrapy spider", bare), ("audit crawl", crawl)):
+            out = bench.workdir / f"profile-{'bare' if 'bare' in name else 'crawl'}"
+            if use_pyspy:
+                cmd = ["py-spy", "record", "--format", "raw", "--rate", "250", "--output", f"{out}.txt",
+                       "--", sys.executable, *target]
+            elif "bare" in name:
+                continue
+            else:
+                cmd = [sys.executable, "-m", "cProfile", "-o", f"{out}.pstats", *target]
             m = measure(cmd, timeout=args.timeout)
-            stacks = _read_raw(Path(str(out) + ".txt"))
-        else:
-            cmd = [sys.executable, "-m", "cProfile", "-o", str(out) + ".pstats", *crawl]
-            m = measure(cmd, timeout=args.timeout)
-            stacks = None
+            results.append((name, out, m))
     finally:
         bench.stop_server()
     pages = bench.query("SELECT count(*) FROM pages")
-    print(f"profiled crawl: {pages} pages, {m.wall_s} s wall, {m.cpu_s} s CPU "
-          f"({1000 * m.cpu_s / max(pages, 1):.1f} ms per page), exit {m.returncode}")
-    if stacks is not None:
-        print(profile_tables(stacks, args.top))
-    else:
-        import pstats
-        pstats.Stats(str(out) + ".pstats").sort_stats("tottime").print_stats(args.top)
+    for name, out, m in results:
+        print(f"\n== {name}: {pages} pages, {m.wall_s} s wall, {m.cpu_s} s CPU "
+              f"({1000 * m.cpu_s / max(pages, 1):.1f} ms CPU per page, under the profiler), exit {m.returncode}")
+        if use_pyspy:
+            print(profile_tables(_read_raw(Path(f"{out}.txt")), args.top))
+        else:
+            import pstats
+            pstats.Stats(f"{out}.pstats").sort_stats("tottime").print_stats(args.top)
     return 0
 
 
@@ -544,8 +558,8 @@ def profile_tables(stacks: dict[tuple[str, ...], int], top: int = 25) -> str:
         for f in set(frames):
             incl[f] = incl.get(f, 0) + n
         areas[_area(stack)] = areas.get(_area(stack), 0) + n
-    lines = [f"samples: {total} (py-spy, all threads); share of the crawl's samples", "",
-             "where the time goes (innermost project or library area on the stack):"]
+    lines = [f"samples: {total} (py-spy, all threads); shares of all samples", "",
+             "where the time goes (innermost project frame on the stack, else innermost library):"]
     lines += [f"  {100 * n / total:5.1f}%  {a}" for a, n in sorted(areas.items(), key=lambda x: -x[1])]
     lines += ["", f"top {top} functions by self time:"]
     lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in sorted(own.items(), key=lambda x: -x[1])[:top]]
@@ -554,26 +568,35 @@ def profile_tables(stacks: dict[tuple[str, ...], int], top: int = 25) -> str:
     return "\n".join(lines)
 
 
-AREAS = (  # first match from the innermost frame outwards names the area
-    ("crawler/extract.py", "crawler/extract.py (parse + extract a page)"),
-    ("crawler/urls.py", "crawler/urls.py (normalise/resolve URLs)"),
-    ("crawler/store.py", "crawler/store.py (Arrow batches into DuckDB)"),
-    ("crawler/pipelines.py", "crawler/pipelines.py (items to rows)"),
-    ("crawler/spider.py", "crawler/spider.py (requests, follow, rows)"),
+PROJECT_AREAS = (  # the innermost project frame on a stack names its area ...
+    ("crawler/extract.py", "crawler/extract.py: parse a page, extract blocks and links"),
+    ("crawler/urls.py", "crawler/urls.py: normalise and resolve URLs"),
+    ("crawler/store.py", "crawler/store.py: Arrow batches into DuckDB"),
+    ("crawler/pipelines.py", "crawler/pipelines.py: items to rows"),
+    ("crawler/spider.py", "crawler/spider.py: rows, requests (incl. building them)"),
+    ("crawler/", "crawler/ other"),
+    ("bench/bare_spider.py", "bare spider's own code"),
+)
+LIBRARY_AREAS = (  # ... else the innermost library frame does
+    ("scrapy/linkextractors", "Scrapy LinkExtractor"),
+    ("parsel/", "parsel (lxml parse of the response)"),
+    ("w3lib/", "w3lib URL work"),
     ("scrapy/utils/sitemap", "sitemap parsing"),
+    ("queuelib/", "Scrapy disk queue (JOBDIR)"),
+    ("scrapy/squeues", "Scrapy disk queue (JOBDIR)"),
+    ("scrapy/utils/asyncio.py", "Scrapy per-response task fan-out (CONCURRENT_ITEMS)"),
     ("scrapy/", "Scrapy engine, scheduler, middlewares"),
     ("twisted/", "Twisted reactor and HTTP client"),
     ("asyncio/", "asyncio event loop"),
-    ("queuelib/", "Scrapy disk queue (JOBDIR)"),
-    ("pickle", "Scrapy disk queue (JOBDIR)"),
 )
 
 
 def _area(stack: tuple[str, ...]) -> str:
-    for frame in reversed(stack):
-        for marker, name in AREAS:
-            if marker in frame:
-                return name
+    for areas in (PROJECT_AREAS, LIBRARY_AREAS):
+        for frame in reversed(stack):
+            for marker, name in areas:
+                if marker in frame:
+                    return name
     return "other (interpreter start-up, imports, idle threads)"
 
 

@@ -41,6 +41,8 @@
       td.textContent = value ? "yes" : "no";
     } else {
       td.textContent = value;
+      // A short single word (a finding kind) is not broken across lines.
+      if (typeof value === "string" && value.length <= 20 && !/\s/.test(value)) td.classList.add("token");
     }
   }
 
@@ -112,7 +114,9 @@
     table.appendChild(thead);
     this.tbody = el("tbody");
     table.appendChild(this.tbody);
-    root.appendChild(table);
+    var scroll = el("div", "dt-scroll");   // a wide table scrolls in its box, not the whole page
+    scroll.appendChild(table);
+    root.appendChild(scroll);
 
     var pager = el("div", "dt-pager");
     this.prev = el("button", null, "‹ Previous"); this.prev.type = "button";
