@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import html
+import itertools
 import multiprocessing
 import os
 import re
@@ -55,7 +56,7 @@ ENGLISH_WORDS = frozenset("""
 """.split())
 
 _NEUTRAL = str.maketrans({".": "\u2024", "!": "\uff01", "?": "\uff1f"})
-_TERMINAL = re.compile(r"(?:[.!?…]+[\"'”’»)\]}]*)$")
+_CLOSERS = "\"'”’»)]}"
 _NONCONTRACTION_APOSTROPHE = re.compile(r"'(?!(?:[tsd]|ve|ll|re))")
 _PUNCTUATION = re.compile(r"[^\w\s']")
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
@@ -118,19 +119,18 @@ def scoring_form(sentence: str) -> str:
     textstat treats as punctuation but not as sentence ends; a sentence without an end mark
     (a heading, a list item) gets a full stop.
     """
-    end = _TERMINAL.search(sentence)
-    if end is None:
-        return sentence.translate(_NEUTRAL) + "."
-    body = sentence[:end.start()].translate(_NEUTRAL) + end.group()
+    body = sentence.rstrip(_CLOSERS).rstrip(".!?…")
+    end = sentence[len(body):]
     # textstat ends sentences at . ! ? only, not at "…"
-    return body if any(c in ".!?" for c in end.group()) else body + "."
+    return body.translate(_NEUTRAL) + end + ("" if any(c in ".!?" for c in end) else ".")
 
 
 def prose_sentences(text: str) -> list[tuple[str, list[str]]]:
-    """(sentence, its words) for the sentences of 3+ words: headings and labels are not prose."""
+    """(sentence, its lower-cased words) for the sentences of 3+ words: headings and labels
+    are not prose."""
     out = []
     for sentence in split_sentences(text):
-        words = words_of(sentence)
+        words = words_of(sentence.lower())
         if len(words) >= MIN_SENTENCE_WORDS:
             out.append((sentence, words))
     return out
@@ -166,10 +166,11 @@ def word_syllables(word: str) -> int:
 
 
 def sentence_grade(words: list[str]) -> float:
-    """Flesch-Kincaid grade of one sentence: long sentences of long words score highest."""
+    """Flesch-Kincaid grade of one sentence (its lower-cased words): long sentences of long
+    words score highest."""
     if not words:
         return 0.0
-    syllables = sum(word_syllables(w.lower()) for w in words)
+    syllables = sum(map(word_syllables, words))
     return 0.39 * len(words) + 11.8 * syllables / len(words) - 15.59
 
 
@@ -203,8 +204,8 @@ def language_problem(lang: str | None, text: str) -> str | None:
 
 
 def not_english(words: Iterable[str], lang: str | None) -> str | None:
-    """A reason when the words do not read as English (few common English words), else None."""
-    sample = [w.lower() for _, w in zip(range(ENGLISH_SAMPLE_WORDS), words)]
+    """A reason when the (lower-cased) words do not read as English, else None."""
+    sample = list(itertools.islice(words, ENGLISH_SAMPLE_WORDS))
     if len(sample) < ENGLISH_MIN_SAMPLE:
         return None
     share = sum(w in ENGLISH_WORDS for w in sample) / len(sample)

@@ -1,6 +1,6 @@
 """Topic drift: a TF-IDF + NMF model of the site's main text, from which off-topic pages,
 off-topic blocks (teasers, sidebars, injected paragraphs) and pages whose topic changed since
-the previous crawl are flagged. The rules are documented in docs/topics.md."""
+the previous crawl are flagged. The rules and their reasons are in docs/topics.md."""
 
 from __future__ import annotations
 
@@ -27,26 +27,27 @@ KINDS = {"off_topic_page": "warning", "off_topic_block": "warning", "topic_chang
 log = logging.getLogger(__name__)
 
 TOKEN_PATTERN = r"(?u)\b[^\W\d_]{3,}\b"  # words of three letters or more; numbers say nothing
-OUTLIER_Z = 3.0          # robust z-score (median/MAD of log similarity) a page must fall below
-MAX_RATIO = 0.5          # ...and it must be below half the typical page's similarity
+OUTLIER_Z = 3.0          # a page's robust z-score (log similarity) must be below -3...
+MAX_RATIO = 0.5          # ...and its similarity below half the typical page's
 MIN_PAGES = 5            # fewer pages with text: there is no core to compare with
-MAX_DRIFT_SHARE = 0.4    # without hints, more off-topic pages than this: no dominant core
+MAX_DRIFT_SHARE = 0.4    # without hints, more pages far from the core: no dominant topic
 MIN_DRIFT_WORDS = 2      # a block is judged by its own text with at least this many drift words
 MIN_BLOCK_WORDS = 3      # shorter blocks ("Read more") are judged only by the page they link to
 ENGLISH_MIN_STOP_SHARE = 0.15  # English prose is 40-50% stop words, other languages under 10%
-LANGUAGE_SAMPLE = 1500
-TOPIC_SAMPLE = 5000      # pages an NMF is fitted on; every page is then assigned a topic
+LANGUAGE_SAMPLE = 1500   # characters of a text that tell its language
+TOPIC_SAMPLE = 5000      # pages an NMF is fitted on; every page is then given a topic
 LABEL_WORDS = 4          # keywords in a topic label
 DISTINCTIVE_WORDS = 5
 QUOTE_CHARS = 160
 BATCH = 2000
-READ_MORE = re.compile(r"\b(?:read|learn|see|find\s+out)\s+more\b|\bcontinue\s+reading\b|\bclick\s+here\b",
-                       re.IGNORECASE)  # link words of a teaser, not its subject
 EPS = 1e-4               # similarity floor before taking logs (0 means no shared words)
+# link words of a teaser, not its subject
+READ_MORE = re.compile(r"\b(?:read|learn|see|find\s+out)\s+more\b|\bcontinue\s+reading\b"
+                       r"|\bclick\s+here\b", re.IGNORECASE)
 
 UTILITY_REASON = "utility page (generic text such as privacy, contact, careers, login): not judged"
-# Words of privacy, contact, careers, login, terms, cart, error and opening-hours pages. A page whose TF-IDF
-# weight lies mostly on these is a utility page: generic, not drift, so never off-topic.
+# Words of privacy, contact, careers, login, terms, cart, error and opening-hours pages. A page
+# whose TF-IDF weight lies mostly on these is a utility page: generic, not drift.
 UTILITY_WORDS = frozenset("""
 privacy policy policies personal information data collect collected collection collects
 cookie cookies consent gdpr ccpa processing processed processor controller third parties
@@ -67,17 +68,15 @@ accounts register registration portal credentials verify verification cart check
 delivery returns refund refunds order orders payment payments billing invoice subscribe
 subscription newsletter sitemap search results error accessibility accessible
 holiday holidays closed close closing closure closures reopen reopens reopening noon open
-opening announcement schedule january february march april june july august september
-october november december
+announcement schedule january february march april june july august september october
+november december
 """.split())
 
-
-# --- options -------------------------------------------------------------------------------
 
 def check_options(opts: TopicsOptions) -> None:
     """ConfigError naming the fix for values the analysis cannot use."""
     if not 0.0 < opts.changed_threshold < 1.0:
-        raise ConfigError("topics.changed_threshold must be between 0 and 1, like 0.2")
+        raise ConfigError("topics.changed_threshold must be between 0 and 1, like 0.5")
     if not 0.0 < opts.utility_share <= 1.0:
         raise ConfigError("topics.utility_share must be above 0 and at most 1, like 0.3")
     for name in ("min_words", "max_topics", "max_features", "fit_sample"):
@@ -85,7 +84,7 @@ def check_options(opts: TopicsOptions) -> None:
             raise ConfigError(f"topics.{name} must be at least 1")
 
 
-# --- plain functions over one text or one array ---------------------------------------------
+# --- plain rules over one text or one array ---------------------------------------------------
 
 def english_share(text: str) -> float:
     """Share of the text's words that are English stop words (0 for no words); the first
@@ -95,7 +94,7 @@ def english_share(text: str) -> float:
 
 
 def primary_lang(lang: str | None) -> str | None:
-    """'en' for 'en-US'; None for a missing or blank lang attribute."""
+    """'en' for 'en-US' or 'EN_us'; None for a missing or blank lang attribute."""
     if not lang or not lang.strip():
         return None
     return re.split(r"[-_]", lang.strip().lower())[0] or None
@@ -126,13 +125,13 @@ def weighted_median(values: np.ndarray, weights: np.ndarray | None = None) -> fl
 
 
 def off_topic_cutoff(similarities: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
-    """(typical similarity, cutoff) of a site: a page is off-topic below the cutoff.
+    """(typical similarity, cutoff): a page is off topic below the cutoff.
 
-    `weights` say how much each page belongs to the core (the core's own pages set what is
-    typical, so drifted pages cannot drag it down). The cutoff is the lower of half the
-    typical similarity and the similarity at a robust z-score of -3 on a log scale (weighted
-    median and MAD of log similarity): both relative to the site's own distribution, so the
-    same rule fits a 30-page and a 100,000-page site.
+    `weights` say how much each page belongs to the core, so that the core's own pages set
+    what is typical and drifted pages cannot drag it down. The cutoff is the lower of half
+    the typical similarity and the similarity at a robust z-score of -3 on a log scale
+    (weighted median and MAD of log similarity): both relative to the site's own
+    distribution, so the same rule fits a 30-page and a 100,000-page site.
     """
     logs = np.log(np.maximum(similarities, EPS))
     centre = weighted_median(logs, weights)
@@ -151,18 +150,11 @@ def quote(text: str, limit: int = QUOTE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _normalise_hint(url: str) -> str | None:
-    try:
-        return normalize(url)
-    except ValueError:
-        return None
-
-
-# --- the site model ---------------------------------------------------------------------------
+# --- the site model -------------------------------------------------------------------------
 
 @dataclass
 class Topics:
-    """One NMF over a group of pages (the core or the drift), its labels and their numbers."""
+    """One NMF over a group of pages (the core or the drift), with its labels."""
     nmf: NMF | None
     labels: list[str]
     offset: int           # number of the first topic in topic_labels
@@ -173,8 +165,7 @@ class Topics:
         if self.nmf is None or X.shape[0] == 0:
             return np.full(X.shape[0], -1)
         W = self.nmf.transform(X)
-        best = np.argmax(W, axis=1)
-        return np.where(W.max(axis=1) > 0, best + self.offset, -1)
+        return np.where(W.max(axis=1) > 0, np.argmax(W, axis=1) + self.offset, -1)
 
 
 @dataclass
@@ -182,29 +173,29 @@ class SiteModel:
     """What a crawl's pages say about the site: enough to score any text against it."""
     vectorizer: TfidfVectorizer
     terms: np.ndarray
-    utility: np.ndarray          # bool per term
+    utility: np.ndarray          # bool per term: a utility word
     centroid: np.ndarray         # unit vector of the core
     typical: float | None        # similarity of a typical core page (weighted median)
-    cutoff: float | None         # off-topic below this; None when pages are not judged
-    no_verdict: str | None       # why pages are not judged (too few, no dominant core)
+    cutoff: float | None         # off topic below this; None when pages are not judged
+    no_verdict: str | None       # why no page is judged (too few pages, no dominant topic)
     site_lang: str | None
     english: bool
-    topics: list[Topics]
+    topics: list[Topics]         # [core, drift]
     utility_share: float
     min_words: int
 
     def score(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(similarity, utility, off-topic, topic) of texts that are not part of the crawl's model
-        (a page's previous version, a page fetched again), by the rules its pages were judged by."""
+        """(similarity, utility, off topic, topic) of texts outside the crawl's model (a page's
+        previous version, a page fetched again), by the rules the crawl's pages were judged by."""
+        nonempty = X.getnnz(axis=1) > 0
         similarity = np.clip(np.asarray(X @ self.centroid).ravel(), 0, 1)
-        utility = (np.asarray(X.multiply(X) @ self.utility.astype(np.float32)).ravel()
-                   >= self.utility_share) & (X.getnnz(axis=1) > 0)
-        off = ~utility & (X.getnnz(axis=1) > 0) & (similarity < (self.cutoff or 0))
-        topic = np.full(X.shape[0], -1)
+        utility = _utility_weight(X, self.utility) >= self.utility_share
+        utility &= nonempty
+        off = ~utility & nonempty & (similarity < (self.cutoff or 0))
         core, drift = self.topics
-        on = ~utility & ~off
-        topic[on] = core.assign(X[on])
-        topic[off] = drift.assign(X[off]) if drift.nmf is not None else -1
+        topic = np.full(X.shape[0], -1)
+        topic[~utility & ~off] = core.assign(X[~utility & ~off])
+        topic[off] = drift.assign(X[off])
         return similarity, utility, off, topic
 
     def label(self, topic: int) -> str | None:
@@ -221,41 +212,47 @@ class PageScores:
     hashes: list[str]
     X: sp.csr_matrix
     similarity: np.ndarray
-    utility: np.ndarray          # bool: generic utility page, never judged
-    off: np.ndarray              # bool: off-topic (would be, when no_verdict is set)
+    utility: np.ndarray          # bool: a utility page, never judged
+    off: np.ndarray              # bool: off topic (or would be, when no_verdict is set)
     topic: np.ndarray            # topic number per row, -1 for none
+
+
+def _utility_weight(X, utility_terms: np.ndarray) -> np.ndarray:
+    """Share of each (unit) row's squared weight on utility words."""
+    return np.asarray(X.multiply(X) @ utility_terms.astype(np.float32)).ravel()
 
 
 def _vectorizer(english: bool, pages: int, max_features: int) -> TfidfVectorizer:
     return TfidfVectorizer(
-        lowercase=True, token_pattern=TOKEN_PATTERN,
-        stop_words="english" if english else None,
-        # without a stop-word list, words on over half the pages are function words
+        lowercase=True, token_pattern=TOKEN_PATTERN, stop_words="english" if english else None,
+        # without a stop-word list, words on over half the pages are the function words
         max_df=1.0 if english or pages < 20 else 0.5,
         sublinear_tf=True, max_features=max_features, dtype=np.float32)
 
 
 def _site_language(con, main_sql: str, min_words: int) -> str | None:
+    """The most common primary language of the pages with text, from <html lang>."""
     row = con.execute(
-        f"SELECT split_part(lower(lang), '-', 1) AS l, count(*) AS n FROM ({main_sql}) "
-        f"WHERE words >= ? AND nullif(trim(lang), '') IS NOT NULL GROUP BY l ORDER BY n DESC, l LIMIT 1",
-        [min_words]).fetchone()
+        f"SELECT regexp_split_to_array(lower(trim(lang)), '[-_]')[1] AS l, count(*) AS n "
+        f"FROM ({main_sql}) WHERE words >= ? AND nullif(trim(lang), '') IS NOT NULL "
+        f"GROUP BY l ORDER BY n DESC, l LIMIT 1", [min_words]).fetchone()
     return row[0] if row else None
 
 
 def _fit_vectorizer(con, main_sql: str, opts: TopicsOptions, site_lang: str | None):
-    """Fit TF-IDF on a deterministic sample of at most fit_sample modelled pages.
+    """Fit TF-IDF on a deterministic sample of at most fit_sample pages.
 
     Returns (vectorizer or None, english, {url: row of the sample's matrix}, that matrix): the
     sampled pages' vectors are kept so that they are not computed twice.
     """
     sample = con.execute(
-        f"SELECT url, text, lang FROM ({main_sql}) WHERE words >= ? ORDER BY md5(url), url LIMIT ?",
-        [opts.min_words, opts.fit_sample]).fetchall()
+        f"SELECT url, text, lang FROM ({main_sql}) WHERE words >= ? "
+        f"ORDER BY md5(url), url LIMIT ?", [opts.min_words, opts.fit_sample]).fetchall()
     english = site_lang in (None, "en")
-    if english and sample and np.median([english_share(t) for _, t, _ in sample[:500]]) < ENGLISH_MIN_STOP_SHARE:
+    if english and sample and np.median(
+            [english_share(text) for _, text, _ in sample[:500]]) < ENGLISH_MIN_STOP_SHARE:
         english = False
-    # a few pages in another language in the sample only add some words to the vocabulary
+    # a page in another language without a lang attribute only adds a few words to the vocabulary
     sample = [(url, text) for url, text, lang in sample
               if skip_reason(text, opts.min_words, lang, site_lang, False, opts.min_words) is None]
     if not sample:
@@ -263,13 +260,13 @@ def _fit_vectorizer(con, main_sql: str, opts: TopicsOptions, site_lang: str | No
     vectorizer = _vectorizer(english, len(sample), opts.max_features)
     try:
         fitted = vectorizer.fit_transform([text for _, text in sample])
-    except ValueError:   # no word survives (every page is numbers or stop words)
+    except ValueError:   # no word survives: numbers and stop words only
         return None, english, {}, None
     return vectorizer, english, {url: i for i, (url, _) in enumerate(sample)}, fitted.tocsr()
 
 
 def _vectors(vectorizer, urls: list[str], texts: list[str], fitted_rows: dict, fitted):
-    """TF-IDF rows of these pages, in order, reusing the rows computed when fitting."""
+    """TF-IDF rows of these pages in order, reusing the rows computed when fitting."""
     known = [fitted_rows.get(url) for url in urls]
     fresh = [i for i, row in enumerate(known) if row is None]
     if not fresh:
@@ -284,7 +281,7 @@ def _vectors(vectorizer, urls: list[str], texts: list[str], fitted_rows: dict, f
 
 def _similarity(X, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cosine of each row to the core, the weighted sum of the rows, each row left out of its
-    own core (so a page is not judged against itself); returns (similarities, unit core)."""
+    own core (so that no page is judged against itself); returns (similarities, unit core)."""
     weights = weights.astype(np.float64)
     total = np.asarray(X.T @ weights).ravel()
     norm2 = float(total @ total)
@@ -319,10 +316,15 @@ def _dominant(X, judged: np.ndarray, iterations: int = 200) -> np.ndarray:
 
 
 def _core_weights(X, judged: np.ndarray, urls: list[str], vectorizer, opts: TopicsOptions):
-    """Weight of each row in the core: the hinted pages, or the site's dominant direction.
-    Returns (weights, hinted)."""
+    """(weight of each row in the core, hinted): the hinted pages, or the site's dominant
+    direction."""
     if opts.core_urls:
-        wanted = {_normalise_hint(u) for u in opts.core_urls}
+        wanted = set()
+        for url in opts.core_urls:
+            try:
+                wanted.add(normalize(url))
+            except ValueError:
+                log.warning("topics.core_urls: %r is not a URL", url)
         members = np.array([u in wanted for u in urls], dtype=bool) & judged
         if members.any():
             return members.astype(np.float64), True
@@ -341,8 +343,7 @@ def _core_weights(X, judged: np.ndarray, urls: list[str], vectorizer, opts: Topi
 
 def _distinctive(X, similarity: np.ndarray, centroid: np.ndarray, terms: np.ndarray,
                  n: int = DISTINCTIVE_WORDS) -> list[list[str]]:
-    """Per row, the words whose weight is furthest above the core's (the page minus its
-    projection on the core)."""
+    """Per row, the words furthest above the core: the row minus its projection on the core."""
     out = []
     for i in range(X.shape[0]):
         start, end = X.indptr[i], X.indptr[i + 1]
@@ -361,12 +362,11 @@ def _fit_topics(X, rows: np.ndarray, opts: TopicsOptions, terms: np.ndarray, off
     sample = X[index[::step]]
     if sample.nnz == 0:
         return Topics(None, [], offset, is_core)
-    k = topic_count(index.size, opts.max_topics)
-    k = min(k, sample.shape[0], sample.shape[1])
+    k = min(topic_count(index.size, opts.max_topics), sample.shape[0], sample.shape[1])
     nmf = NMF(n_components=k, init="nndsvda", random_state=0, max_iter=300, tol=1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        # float32 rounding can make NMF's squared loss a hair below 0 before its sqrt
+        # float32 rounding can put NMF's squared loss a hair below 0 before its sqrt
         warnings.filterwarnings("ignore", "invalid value encountered in sqrt", RuntimeWarning)
         nmf.fit(sample)
     labels = []
@@ -376,16 +376,17 @@ def _fit_topics(X, rows: np.ndarray, opts: TopicsOptions, terms: np.ndarray, off
     return Topics(nmf, labels, offset, is_core)
 
 
-def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None) -> tuple[SiteModel | None, PageScores | None]:
-    """Model the crawl's site. `skipped(url, content_hash, reason)` is called for every page
-    that gets no topic. Returns (None, None) when no page has text to model."""
-    check_options(opts)
+def _read_pages(con, crawl_id: int, opts: TopicsOptions, skipped):
+    """Stream the crawl's main texts into a sparse TF-IDF matrix, a batch at a time.
+
+    Returns (vectorizer, site_lang, english, urls, hashes, X, utility weight per row), with
+    vectorizer None when no page has a word to model."""
     main_sql = store.main_text_sql(crawl_id)
     site_lang = _site_language(con, main_sql, opts.min_words)
     vectorizer, english, fitted_rows, fitted = _fit_vectorizer(con, main_sql, opts, site_lang)
     terms = vectorizer.get_feature_names_out() if vectorizer else np.array([], dtype=object)
     utility_terms = np.array([t in UTILITY_WORDS for t in terms], dtype=bool)
-    urls, hashes, parts, utility_weight = [], [], [], []
+    urls, hashes, parts, utility = [], [], [], []
     for batch in store.iter_batches(con, main_sql, size=BATCH):
         batch_urls, texts = [], []
         for row in batch:
@@ -394,74 +395,81 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None) -> tuple[Sit
             if reason is None and vectorizer is None:
                 reason = "no word to model (numbers and stop words only)"
             if reason is not None:
-                if skipped:
-                    skipped(row["url"], row["content_hash"], reason)
+                skipped(row["url"], row["content_hash"], reason)
                 continue
             batch_urls.append(row["url"])
             hashes.append(row["content_hash"])
             texts.append(row["text"])
         if texts:
             urls += batch_urls
-            part = _vectors(vectorizer, batch_urls, texts, fitted_rows, fitted)
-            parts.append(part)
-            utility_weight.append(np.asarray(part.multiply(part) @ utility_terms.astype(np.float32)).ravel())
+            parts.append(_vectors(vectorizer, batch_urls, texts, fitted_rows, fitted))
+            utility.append(_utility_weight(parts[-1], utility_terms))
+    X = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, len(terms)), dtype=np.float32)
+    utility = np.concatenate(utility) if utility else np.zeros(0)
+    return vectorizer, site_lang, english, urls, hashes, X, utility
+
+
+def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None):
+    """Model the crawl's site: (SiteModel, PageScores), or (None, None) when no page has text
+    to model. `skipped(url, content_hash, reason)` is called for each page left out."""
+    check_options(opts)
+    vectorizer, site_lang, english, urls, hashes, X, utility_weight = _read_pages(
+        con, crawl_id, opts, skipped or (lambda *row: None))
     if vectorizer is None:
         return None, None
-    X = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, len(terms)), dtype=np.float32)
-    del parts, fitted, fitted_rows
-    utility_weight = np.concatenate(utility_weight) if utility_weight else np.zeros(0)
-    utility = (utility_weight >= opts.utility_share) & (X.getnnz(axis=1) > 0)
-    judged = ~utility & (X.getnnz(axis=1) > 0)
-
-    no_verdict = None
+    terms = vectorizer.get_feature_names_out()
+    nonempty = X.getnnz(axis=1) > 0
+    utility = (utility_weight >= opts.utility_share) & nonempty
+    judged = ~utility & nonempty
     n_judged = int(judged.sum())
-    if n_judged == 0:
-        weights, hinted = judged.astype(np.float64), False
-        no_verdict = "no page has topical text (only utility pages)"
-    else:
-        weights, hinted = _core_weights(X, judged, urls, vectorizer, opts)
-    similarity, centroid = _similarity(X, weights)
-    typical = cutoff = None
+
+    no_verdict, typical, cutoff = None, None, None
     off = np.zeros(len(urls), dtype=bool)
+    if n_judged:
+        weights, hinted = _core_weights(X, judged, urls, vectorizer, opts)
+    else:
+        weights, hinted = judged.astype(np.float64), False
+        no_verdict = "no page has topical text (utility pages only)"
+    similarity, centroid = _similarity(X, weights)
     if 0 < n_judged < MIN_PAGES:
-        no_verdict = (f"too few pages to tell the site's core topic: {n_judged} with enough text "
-                      f"(need {MIN_PAGES})")
-    elif not (weights > 0).any():
-        no_verdict = "no page shares any word with another: there is no core to compare with"
+        no_verdict = (f"too few pages to tell the site's core topic: {n_judged} with enough "
+                      f"text (need {MIN_PAGES})")
+    elif n_judged and not (weights > 0).any():
+        no_verdict = "no page shares a word with another: there is no core to compare with"
     elif n_judged:
         core_pages = weights > 0
         typical, cutoff = off_topic_cutoff(similarity[core_pages], weights[core_pages])
         off = judged & (similarity < cutoff)
         far = int((judged & (similarity < MAX_RATIO * typical)).sum())
         if not hinted and far > MAX_DRIFT_SHARE * n_judged:
-            # a drifted group this large is not a set of outliers: which group is the site's
+            # a drifted group this large is no set of outliers: which group is the site's
             # topic is for the user to say
-            no_verdict = (f"no dominant topic: {far} of {n_judged} pages are far from the largest "
-                          "group of pages; set topics.core_keywords or topics.core_urls")
+            no_verdict = (f"no dominant topic: {far} of {n_judged} pages are far from the "
+                          "largest group of pages; set topics.core_keywords or topics.core_urls")
 
-    core_rows = judged & ~off
-    core = _fit_topics(X, core_rows, opts, terms, 0, True)
+    on = judged & ~off
+    core = _fit_topics(X, on, opts, terms, 0, True)
     drift = _fit_topics(X, off, opts, terms, len(core.labels), False)
     topic = np.full(len(urls), -1)
     for start in range(0, len(urls), BATCH):
         rows = slice(start, start + BATCH)
-        batch = X[rows]
-        part = topic[rows]          # a view: filled in place
-        part[core_rows[rows]] = core.assign(batch[core_rows[rows]])
+        batch, part = X[rows], topic[rows]      # part is a view of topic
+        part[on[rows]] = core.assign(batch[on[rows]])
         part[off[rows]] = drift.assign(batch[off[rows]])
-    model = SiteModel(vectorizer, terms, utility_terms, centroid, typical, cutoff, no_verdict,
-                      site_lang, english, [core, drift], opts.utility_share, opts.min_words)
-    pages = PageScores(urls, hashes, X, similarity, utility, off, topic)
-    return model, pages
+    model = SiteModel(vectorizer, terms, np.array([t in UTILITY_WORDS for t in terms], dtype=bool),
+                      centroid, typical, cutoff, no_verdict, site_lang, english, [core, drift],
+                      opts.utility_share, opts.min_words)
+    return model, PageScores(urls, hashes, X, similarity, utility, off, topic)
 
 
-# --- scoring one text against a stored crawl (for recheck) ------------------------------------
+# --- scoring one text against a stored crawl (for recheck) ----------------------------------
 
 _cache: dict[tuple, SiteModel | None] = {}
 
 
 def _cache_key(con, crawl_id: int, opts: TopicsOptions) -> tuple:
-    path = con.execute("SELECT file FROM pragma_database_list WHERE name = current_database()").fetchone()
+    path = con.execute("SELECT file FROM pragma_database_list "
+                       "WHERE name = current_database()").fetchone()
     pages = con.execute("SELECT count(*) FROM pages WHERE crawl_id = ?", [crawl_id]).fetchone()[0]
     return (path[0] if path else id(con), int(crawl_id), pages,
             tuple((f.name, repr(getattr(opts, f.name))) for f in fields(opts)))
@@ -470,9 +478,9 @@ def _cache_key(con, crawl_id: int, opts: TopicsOptions) -> tuple:
 def score_text(con, crawl_id: int, text: str, options: Options, lang: str | None = None) -> dict:
     """Score one text (a page fetched again) against the site model of a stored crawl.
 
-    The model is refitted from the crawl (deterministic, so it equals the one `analyse` used)
-    and kept for the next call. Returns similarity, topic, topic_label, off_topic (None when
-    the text or the site cannot be judged), distinctive_words, reason, typical, cutoff.
+    The model is refitted from the crawl (deterministic, so it is the one `analyse` used) and
+    kept for the next call. Returns similarity, topic, topic_label, off_topic (None when the
+    text or the site cannot be judged), distinctive_words, reason, typical and cutoff.
     """
     opts = options.topics
     key = _cache_key(con, crawl_id, opts)
@@ -480,14 +488,14 @@ def score_text(con, crawl_id: int, text: str, options: Options, lang: str | None
         _cache.clear()
         _cache[key] = fit_site(con, crawl_id, opts)[0]
     model = _cache[key]
-    words = count_words(text)
     result = {"similarity": None, "topic": None, "topic_label": None, "off_topic": None,
               "distinctive_words": [], "reason": None, "typical": None, "cutoff": None}
     if model is None:
         result["reason"] = "the crawl has no page with text to model"
         return result
     result.update(typical=model.typical, cutoff=model.cutoff)
-    reason = skip_reason(text, words, lang, model.site_lang, model.english, model.min_words)
+    reason = skip_reason(text, count_words(text), lang, model.site_lang, model.english,
+                         model.min_words)
     x = model.vectorizer.transform([text]) if reason is None else None
     if x is not None and x.nnz == 0:
         reason = "no word the site model knows"
@@ -495,25 +503,24 @@ def score_text(con, crawl_id: int, text: str, options: Options, lang: str | None
         result["reason"] = reason
         return result
     similarity, utility, off, topics = model.score(x)
-    sim, utility, off, topic = float(similarity[0]), bool(utility[0]), bool(off[0]), int(topics[0])
+    sim, topic = float(similarity[0]), int(topics[0])
     result.update(
         similarity=round(sim, 6), topic=topic if topic >= 0 else None,
         topic_label=model.label(topic) if topic >= 0 else None,
         distinctive_words=_distinctive(x, np.array([sim]), model.centroid, model.terms)[0])
-    if utility:
+    if utility[0]:
         result["reason"] = UTILITY_REASON
     elif model.no_verdict:
         result["reason"] = model.no_verdict
     else:
-        result["off_topic"] = bool(off)
+        result["off_topic"] = bool(off[0])
     return result
 
 
-# --- analyse -----------------------------------------------------------------------------------
+# --- analyse ---------------------------------------------------------------------------------
 
 def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
-    """Model the crawl's site, write `topics` and `topic_labels`, and flag drift."""
-    opts = options.topics
+    """Model the crawl's site, write `topics` and `topic_labels`, and flag the drift."""
     con.execute("DELETE FROM topics WHERE crawl_id = ?", [crawl_id])
     con.execute("DELETE FROM topic_labels WHERE crawl_id = ?", [crawl_id])
     writer = store.BatchWriter(con)
@@ -524,7 +531,7 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
                               "off_topic": None, "distinctive_words": None,
                               "skipped_reason": reason})
 
-    model, pages = fit_site(con, crawl_id, opts, skipped)
+    model, pages = fit_site(con, crawl_id, options.topics, skipped)
     flags: list[dict] = []
     if model is not None:
         _write_pages(writer, crawl_id, model, pages)
@@ -535,7 +542,7 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
         flags += _changed_flags(con, crawl_id, options, model, pages)
     writer.flush()
     store.write_flags(con, crawl_id, "topics", flags, KINDS)
-    counts = {kind: 0 for kind in KINDS}
+    counts = dict.fromkeys(KINDS, 0)
     for row in flags:
         counts[row["kind"]] += 1
     return counts
@@ -544,8 +551,8 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
 def _write_pages(writer, crawl_id: int, model: SiteModel, pages: PageScores) -> None:
     for start in range(0, len(pages.urls), BATCH):
         end = min(start + BATCH, len(pages.urls))
-        block = pages.X[start:end]
-        words = _distinctive(block, pages.similarity[start:end], model.centroid, model.terms)
+        words = _distinctive(pages.X[start:end], pages.similarity[start:end], model.centroid,
+                             model.terms)
         for i in range(start, end):
             topic = int(pages.topic[i])
             reason = None
@@ -567,7 +574,7 @@ def _write_pages(writer, crawl_id: int, model: SiteModel, pages: PageScores) -> 
 
 def _write_labels(con, crawl_id: int, model: SiteModel, pages: PageScores) -> None:
     counts = np.bincount(pages.topic[pages.topic >= 0],
-                         minlength=sum(len(g.labels) for g in model.topics))
+                         minlength=sum(len(group.labels) for group in model.topics))
     rows = [{"crawl_id": crawl_id, "topic": group.offset + i, "label": label,
              "pages": int(counts[group.offset + i]), "is_core": group.is_core}
             for group in model.topics for i, label in enumerate(group.labels)]
@@ -577,7 +584,8 @@ def _write_labels(con, crawl_id: int, model: SiteModel, pages: PageScores) -> No
 
 def _page_flags(con, crawl_id: int, options: Options, model: SiteModel) -> list[dict]:
     severity = severity_for(options, "off_topic_page", KINDS["off_topic_page"])
-    core_words = ", ".join(str(t) for t in model.terms[np.argsort(-model.centroid, kind="stable")[:LABEL_WORDS]])
+    top = np.argsort(-model.centroid, kind="stable")[:LABEL_WORDS]
+    core_words = ", ".join(str(t) for t in model.terms[top])
     rows = con.execute(
         "SELECT url, topic_label, similarity, distinctive_words FROM topics "
         "WHERE crawl_id = ? AND off_topic ORDER BY url", [crawl_id]).fetchall()
@@ -587,60 +595,66 @@ def _page_flags(con, crawl_id: int, options: Options, model: SiteModel) -> list[
                    f"{model.typical:.2f}, pages below {model.cutoff:.2f} are off topic; "
                    f"words that set it apart: {words or 'none'}"),
         "suggestion": ("Move or remove this page, or rewrite it around the site's core topic; "
-                       "if the site's focus has changed, set topics.core_keywords"),
+                       "if the site's focus has changed on purpose, set topics.core_keywords"),
     } for url, label, sim, words in rows]
 
 
-def _block_flags(con, crawl_id: int, options: Options, model: SiteModel, pages: PageScores) -> list[dict]:
-    """Teasers, sidebars and injected paragraphs that drift from both their page and the core.
-
-    A block is off-topic when it links to an off-topic page of the crawl, or when its own
-    words are drift words (used on the site mostly by off-topic pages) outweighing its core
-    words, at least MIN_DRIFT_WORDS of them, and mostly absent from the page that carries it.
-    """
-    if model.cutoff is None or model.no_verdict:
-        return []
-    judged = ~pages.utility & (pages.X.getnnz(axis=1) > 0)
-    on_rows = judged & ~pages.off
-    on_mass = np.asarray(pages.X.T @ on_rows.astype(np.float32)).ravel()
-    all_mass = np.asarray(pages.X.T @ judged.astype(np.float32)).ravel()
-    known = (all_mass > 0) & ~model.utility
-    affinity = np.where(known, on_mass / np.where(all_mass > 0, all_mass, 1), 0).astype(np.float32)
-    drift_terms = known & (affinity < 0.5)
-    keep = sp.diags(known.astype(np.float32))
-    row_of = {url: i for i, url in enumerate(pages.urls)}
+def _block_sql(crawl_id: int) -> str:
+    """Candidate blocks with the URL each links to (its teaser link, else the first link it
+    holds), how many pages carry the same text, and the verdict on the page it links to."""
     cid = int(crawl_id)
-    sql = f"""
+    return f"""
         WITH repeated AS (
             SELECT text_hash FROM blocks WHERE crawl_id = {cid}
             GROUP BY text_hash HAVING count(DISTINCT page_url) >= {store.BOILERPLATE_MIN_PAGES}
         ),
         candidates AS (
-            SELECT page_url, block_index, role, text, link_url, text_hash FROM blocks
+            SELECT page_url, block_index, text, link_url, text_hash FROM blocks
             WHERE crawl_id = {cid} AND word_count >= 1
               AND (role IN ('teaser', 'aside', 'other')
                    OR (role = 'main' AND text_hash IN (SELECT text_hash FROM repeated)))
         ),
-        carriers AS (SELECT text_hash, count(DISTINCT page_url) AS carriers FROM candidates GROUP BY text_hash),
-        first_links AS (    -- a block without a teaser link: the first link it holds
-            SELECT l.source_url AS page_url, l.block_index, arg_min(l.url, l.position) AS url
-            FROM links l JOIN candidates c ON c.page_url = l.source_url AND c.block_index = l.block_index
-            WHERE l.crawl_id = {cid} AND l.element = 'a' AND l.url IS NOT NULL AND c.link_url IS NULL
-            GROUP BY l.source_url, l.block_index
+        carriers AS (
+            SELECT text_hash, count(DISTINCT page_url) AS carriers FROM candidates GROUP BY text_hash
         ),
-        targeted AS (
-            SELECT c.*, coalesce(c.link_url, f.url) AS target FROM candidates c
-            LEFT JOIN first_links f USING (page_url, block_index)
+        first_links AS (
+            SELECT l.source_url AS page_url, l.block_index, arg_min(l.url, l.position) AS url
+            FROM links l JOIN candidates c
+              ON c.page_url = l.source_url AND c.block_index = l.block_index AND c.link_url IS NULL
+            WHERE l.crawl_id = {cid} AND l.element = 'a' AND l.url IS NOT NULL
+            GROUP BY l.source_url, l.block_index
         )
-        SELECT c.page_url, c.block_index, c.text, c.text_hash, c.target AS link_url, k.carriers,
-               t.off_topic AS target_off, t.topic_label AS target_label
-        FROM targeted c JOIN carriers k USING (text_hash)
-        LEFT JOIN topics t ON t.crawl_id = {cid} AND t.url = c.target AND t.url <> c.page_url
+        SELECT c.page_url, c.text, c.text_hash, coalesce(c.link_url, f.url) AS link_url,
+               k.carriers, t.off_topic AS target_off, t.topic_label AS target_label
+        FROM candidates c JOIN carriers k USING (text_hash)
+        LEFT JOIN first_links f USING (page_url, block_index)
+        LEFT JOIN topics t ON t.crawl_id = {cid} AND t.url = coalesce(c.link_url, f.url)
+                          AND t.url <> c.page_url
         ORDER BY c.page_url, c.block_index
     """
+
+
+def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
+                 pages: PageScores) -> list[dict]:
+    """Teasers, sidebars and injected paragraphs that drift from both their page and the core.
+
+    A block is off topic when it links to an off-topic page of the crawl, or when its own
+    words are drift words (used on the site mostly by off-topic pages) that outweigh its core
+    words, at least MIN_DRIFT_WORDS of them, mostly absent from the page that carries it.
+    """
+    if model.cutoff is None or model.no_verdict:
+        return []
+    judged = ~pages.utility & (pages.X.getnnz(axis=1) > 0)
+    on_mass = np.asarray(pages.X.T @ (judged & ~pages.off).astype(np.float32)).ravel()
+    all_mass = np.asarray(pages.X.T @ judged.astype(np.float32)).ravel()
+    known = (all_mass > 0) & ~model.utility
+    affinity = np.where(known, on_mass / np.where(all_mass > 0, all_mass, 1), 0)
+    drift_terms = known & (affinity < 0.5)
+    keep = sp.diags(known.astype(np.float32))
+    row_of = {url: i for i, url in enumerate(pages.urls)}
     severity = severity_for(options, "off_topic_block", KINDS["off_topic_block"])
     out = []
-    for batch in store.iter_batches(con, sql, size=BATCH):
+    for batch in store.iter_batches(con, _block_sql(crawl_id), size=BATCH):
         # a block repeated on every page (a sidebar) is read once per batch
         distinct: dict[int, int] = {}
         inverse = [distinct.setdefault(b["text_hash"], len(distinct)) for b in batch]
@@ -648,42 +662,46 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel, pages: 
         for b, i in zip(batch, inverse):
             texts[i] = READ_MORE.sub(" ", b["text"])
         V = sp.csr_matrix(model.vectorizer.transform(texts) @ keep)[inverse]
-        core_w = V @ affinity
+        core_w = np.asarray(V @ affinity).ravel()
         known_w = np.asarray(V.sum(axis=1)).ravel()
-        n_drift = (V > 0).astype(np.float32) @ drift_terms.astype(np.float32)
+        n_drift = np.asarray((V > 0).astype(np.float32) @ drift_terms.astype(np.float32)).ravel()
         host = np.array([row_of.get(b["page_url"], -1) for b in batch])
-        support = sp.diags((host >= 0).astype(np.float32)) @ pages.X[np.maximum(host, 0)]
-        page_w = np.asarray(V.multiply(support > 0).sum(axis=1)).ravel()
+        on_page = sp.diags((host >= 0).astype(np.float32)) @ pages.X[np.maximum(host, 0)]
+        page_w = np.asarray(V.multiply(on_page > 0).sum(axis=1)).ravel()
         for i, b in enumerate(batch):
             by_link = bool(b["target_off"])
-            by_text = (len(b["text"].split()) >= MIN_BLOCK_WORDS
-                       and n_drift[i] >= MIN_DRIFT_WORDS and known_w[i] - core_w[i] > core_w[i]
-                       and page_w[i] < 0.5 * known_w[i])
-            if not (by_link or by_text):
-                continue
-            start, end = V.indptr[i], V.indptr[i + 1]
-            idx, data = V.indices[start:end], V.data[start:end]
-            order = np.lexsort((model.terms[idx], -data))
-            words = [str(model.terms[idx[j]]) for j in order if drift_terms[idx[j]]][:LABEL_WORDS]
-            reasons = []
-            if by_link:
-                reasons.append(f"links to an off-topic page (topic: {b['target_label'] or 'unlabelled'})")
-            if words:
-                reasons.append(f"words from the site's off-topic pages: {', '.join(words)}")
-            if b["carriers"] > 1:
-                reasons.append(f"the same block is on {b['carriers']} pages")
-            out.append({
-                "kind": "off_topic_block", "page_url": b["page_url"], "severity": severity,
-                "target": b["link_url"] or "",
-                "detail": f"“{quote(b['text'])}”: " + "; ".join(reasons),
-                "suggestion": ("Remove this block, or replace it with a link to related content "
-                               "on the site's own topic"),
-            })
+            by_text = (len(b["text"].split()) >= MIN_BLOCK_WORDS and n_drift[i] >= MIN_DRIFT_WORDS
+                       and known_w[i] - core_w[i] > core_w[i] and page_w[i] < 0.5 * known_w[i])
+            if by_link or by_text:
+                out.append(_block_finding(b, V[i], by_link, drift_terms, model.terms, severity))
     return out
 
 
-def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel, pages: PageScores) -> list[dict]:
-    """URLs whose main text now has little in common with their text in the previous crawl."""
+def _block_finding(block: dict, vector, by_link: bool, drift_terms: np.ndarray,
+                   terms: np.ndarray, severity: str) -> dict:
+    order = np.lexsort((terms[vector.indices], -vector.data))
+    words = [str(terms[vector.indices[j]]) for j in order
+             if drift_terms[vector.indices[j]]][:LABEL_WORDS]
+    reasons = []
+    if by_link:
+        reasons.append(f"links to an off-topic page (topic: {block['target_label'] or 'none'})")
+    if words:
+        reasons.append(f"words from the site's off-topic pages: {', '.join(words)}")
+    if block["carriers"] > 1:
+        reasons.append(f"the same block is on {block['carriers']} pages")
+    return {
+        "kind": "off_topic_block", "page_url": block["page_url"], "severity": severity,
+        "target": block["link_url"] or "",
+        "detail": f"“{quote(block['text'])}”: " + "; ".join(reasons),
+        "suggestion": ("Remove this block, or replace it with a link to related content on the "
+                       "site's own topic"),
+    }
+
+
+def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel,
+                   pages: PageScores) -> list[dict]:
+    """URLs whose main text now has little in common with their text in the previous crawl
+    and whose topic is not the same any more."""
     previous = store.previous_crawl(con, crawl_id)
     opts = options.topics
     if previous is None or not pages.urls:
@@ -694,8 +712,8 @@ def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel, pages
     for batch in store.iter_batches(con, store.main_text_sql(previous), size=BATCH):
         batch = [b for b in batch
                  if b["url"] in row_of and b["content_hash"] != pages.hashes[row_of[b["url"]]]
-                 and skip_reason(b["text"], b["words"], b["lang"], model.site_lang, model.english,
-                                 opts.min_words) is None]
+                 and skip_reason(b["text"], b["words"], b["lang"], model.site_lang,
+                                 model.english, opts.min_words) is None]
         if not batch:
             continue
         before = model.vectorizer.transform([b["text"] for b in batch])
@@ -705,9 +723,8 @@ def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel, pages
         _, utility_before, _, topic_before = model.score(before)
         for i, (b, sim) in enumerate(zip(batch, sims)):
             then, now = int(topic_before[i]), int(pages.topic[rows[i]])
-            # a rewrite on the same topic keeps its topic (a utility page stays one); a replaced
-            # page does not
-            same = then == now and then >= 0 or utility_before[i] and pages.utility[rows[i]]
+            # a rewrite on the same topic keeps its topic (and a utility page stays one)
+            same = (then == now and then >= 0) or (utility_before[i] and pages.utility[rows[i]])
             if sim >= opts.changed_threshold or same:
                 continue
             gone = _top_terms(before[i], after[i], model.terms)
@@ -715,16 +732,18 @@ def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel, pages
             out.append({
                 "kind": "topic_changed", "page_url": b["url"], "severity": severity, "target": "",
                 "detail": (f"similarity {sim:.2f} to its text in crawl {previous} (flagged below "
-                           f"{opts.changed_threshold:.2f}); topic then: {model.label(then) or 'none'}; "
-                           f"now: {model.label(now) or 'none'}; words gone: {', '.join(gone) or 'none'}; "
+                           f"{opts.changed_threshold:.2f}); topic then: "
+                           f"{model.label(then) or 'none'}; now: {model.label(now) or 'none'}; "
+                           f"words gone: {', '.join(gone) or 'none'}; "
                            f"words new: {', '.join(new) or 'none'}"),
-                "suggestion": ("Check that the change was intended; if the page was replaced or "
+                "suggestion": ("Check that the change was meant; if the page was replaced or "
                                "hacked, restore its previous content"),
             })
     return out
 
 
 def _top_terms(a, b, terms: np.ndarray, n: int = LABEL_WORDS) -> list[str]:
+    """The words that weigh most more in row a than in row b."""
     diff = (a - b).tocsr()
     diff.data = np.where(diff.data > 0, diff.data, 0)
     diff.eliminate_zeros()

@@ -532,6 +532,19 @@ def test_hints_name_the_core_when_the_majority_drifted(con, hints):
     assert flagged == {BLOG_URL + p for p in OFFTOPIC_POSTS}
 
 
+def test_hints_come_from_the_config_file(con, tmp_path):
+    from crawler.config import load_config
+
+    config = tmp_path / "audit.toml"
+    config.write_text('[topics]\ncore_keywords = ["depression", "therapy", "psychiatrist"]\n'
+                      "changed_threshold = 0.4\n", encoding="utf-8")
+    options = load_config(config)
+    assert options.topics.changed_threshold == 0.4
+    crawl_id = store_crawl(con, drifted_site())
+    topics.analyse(con, crawl_id, options)
+    assert {url for url, _ in flags_of(con, crawl_id, "off_topic_page")} == {BLOG_URL + p for p in OFFTOPIC_POSTS}
+
+
 def test_hints_that_match_nothing_fall_back_to_the_site(con):
     crawl_id = store_crawl(con, site_pages())
     hints = TopicsOptions(core_keywords=["zzzz"], core_urls=["http://elsewhere.test/"])
