@@ -17,13 +17,13 @@ BEFORE_NUMBER = frozenset("""
 """.split())
 
 # Dotted abbreviations that often close a sentence ("at 5 p.m. Call us").
-DOTTED_ENDINGS = frozenset({"a.m", "p.m", "etc"})
+DOTTED_ENDINGS = frozenset({"a.m", "p.m"})
 
 # Link labels a teaser ends with ("...Read More"); not part of any sentence.
 TEASER_LABEL = re.compile(r"(?i)^(?:read more|continue reading|learn more|more)\W*$")
 
 _CLOSERS = "\"'”’»)]}"
-_CANDIDATE = re.compile(r"(?:\.\.\.|[.!?…])+[\"'”’»)\]}]*")
+_CANDIDATE = re.compile(r"[.!?…]+[\"'”’»)\]}]*")
 _DOTTED = re.compile(r"^(?:[A-Za-z]{1,2}\.)+[A-Za-z]{1,2}$")
 _TOKEN_STRIP = "\"'“‘«([{"
 # What follows a candidate end: (whitespace?, next visible char, the one after it or '').

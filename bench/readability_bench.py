@@ -1,11 +1,5 @@
-"""Benchmark: the readability analysis against textstat alone on the same 10,000 page texts.
-
-    python bench/readability_bench.py [--pages 10000] [--words 800]
-
-Prints textstat's own time (its measures on each page's main text, one process), the
-analysis' time (analyse() on a DuckDB crawl of those pages: read, split, score, store, flag),
-the ratio (the goal is at most 1.2) and how many CPU cores the analysis kept busy.
-"""
+"""Benchmark: the readability analysis against textstat alone on the same 10,000 page texts,
+both timed in one run (`python bench/readability_bench.py [--pages N] [--words N]`)."""
 
 from __future__ import annotations
 
@@ -147,7 +141,10 @@ class TreeCPU:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(
+        "Prints textstat's own time (its measures on each page's main text, one process), the "
+        "analysis' time (analyse() on a DuckDB crawl of those pages: read, split, score, store, "
+        "flag), their ratio (goal: at most 1.2) and how many CPU cores the analysis kept busy."))
     parser.add_argument("--pages", type=int, default=10_000)
     parser.add_argument("--words", type=int, default=800, help="words of main text per page")
     args = parser.parse_args()

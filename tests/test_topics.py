@@ -3,16 +3,16 @@ never seen (stored rows in a real DuckDB file), bad input, and a crawl of that s
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
+from conftest import query, run_cli
 
 from analysis import topics
 from crawler import store
-from crawler.config import Options, TopicsOptions
+from crawler.config import Options, TopicsOptions, load_config
 from crawler.errors import ConfigError
 from crawler.extract import count_words, text_hash
+from demo.server import HostSpec, Route, SiteServer
 
 # --- the site: Harborview Behavioral Health (clinic host) and its blog (blog host) -------------
 # Paragraphs of each page's main text, by path.
@@ -533,8 +533,6 @@ def test_hints_name_the_core_when_the_majority_drifted(con, hints):
 
 
 def test_hints_come_from_the_config_file(con, tmp_path):
-    from crawler.config import load_config
-
     config = tmp_path / "audit.toml"
     config.write_text('[topics]\ncore_keywords = ["depression", "therapy", "psychiatrist"]\n'
                       "changed_threshold = 0.4\n", encoding="utf-8")
@@ -691,8 +689,6 @@ def render(path: str, paragraphs: list[str], teasers=(), extra_main=(), blog_ind
 def served_site(content: dict[str, list[str]]):
     """Hosts for SiteServer: `content` maps 'clinic:/path' or 'blog:/path' to paragraphs and is
     read at each request, so a test can change a page between two crawls."""
-    from demo.server import HostSpec, Route
-
     off = [(text, "{{host:blog}}" + path) for text, path in OFF_TEASERS]
     on = [(text, "{{host:blog}}" + path) for text, path in ON_TEASERS]
     teasers = {"clinic:/": off[4:] + on, "clinic:/services/ketamine": off[:2] + on[:1] + off[2:4],
@@ -713,9 +709,6 @@ def served_site(content: dict[str, list[str]]):
 
 
 def test_crawl_a_clinic_site_and_its_blog_then_a_week_later(tmp_path):
-    from conftest import query, run_cli
-    from demo.server import SiteServer
-
     content = {"clinic:" + p: v for p, v in {**CLINIC, **UTILITY}.items()}
     content.update({"blog:" + p: v for p, v in {**ONTOPIC_POSTS, **OFFTOPIC_POSTS}.items()})
     db = tmp_path / "audit.duckdb"
