@@ -31,6 +31,7 @@ from analysis.sentences import split_sentences
      ["John F. Kennedy signed it.", "Take vitamin D.", "It helps."]),
     ("We open at 9 a.m. and close at 5 p.m. Call us before then.",
      ["We open at 9 a.m. and close at 5 p.m.", "Call us before then."]),
+    ("Bring forms, cards etc. Then relax.", ["Bring forms, cards etc.", "Then relax."]),
     # decimals, web addresses, e-mail
     ("The dose is 0.5 mg per kg. It lasts 40 min.", ["The dose is 0.5 mg per kg.", "It lasts 40 min."]),
     ("Visit www.village-tms.com or mail info@clinic.org today. We reply fast.",
