@@ -263,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         options = options_from(args)
+        if args.command in ("demo", "run", "analyse", "report", "recheck"):
+            import analysis
+            analysis.check_options(options)
         if args.command == "demo":
             return cmd_demo(options)
         if args.command in ("run", "crawl"):

@@ -11,23 +11,19 @@ from crawler.config import Options
 ANALYSES = ["links", "readability", "topics", "onpage"]
 
 
-def available() -> list[str]:
-    names = []
+def check_options(options: Options) -> None:
+    """Each analysis checks its own options (ConfigError naming the fix), before any crawl starts."""
     for name in ANALYSES:
-        try:
-            importlib.import_module(f"analysis.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"analysis.{name}":
-                raise
-            continue
-        names.append(name)
-    return names
+        module = importlib.import_module(f"analysis.{name}")
+        check = getattr(module, "check_options", None)
+        if check is not None:
+            check(getattr(options, name, None) or options)
 
 
 def run_all(con, crawl_id: int, options: Options) -> dict[str, int]:
     """Run every analysis on the crawl; returns {kind: number of findings}."""
     counts: dict[str, int] = {}
-    for name in available():
+    for name in ANALYSES:
         module = importlib.import_module(f"analysis.{name}")
         counts.update(module.analyse(con, crawl_id, options))
     store.finalize_flags(con, crawl_id)

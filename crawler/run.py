@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pyarrow as pa
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 
@@ -67,8 +68,7 @@ def copy_cached_checks(con, crawl_id: int, urls: set[str]) -> None:
     """Rows for external URLs answered from the cache: the latest earlier check, outcome 'cached'."""
     if not urls:
         return
-    con.execute("CREATE OR REPLACE TEMP TABLE _cached_urls (url VARCHAR)")
-    store.insert_rows(con, "_cached_urls", [{"url": u} for u in sorted(urls)])
+    con.register("_cached_urls", pa.table({"url": sorted(urls)}))
     con.execute(
         """
         INSERT INTO responses BY NAME
@@ -83,7 +83,7 @@ def copy_cached_checks(con, crawl_id: int, urls: set[str]) -> None:
         """,
         [crawl_id, crawl_id],
     )
-    con.execute("DROP TABLE _cached_urls")
+    con.unregister("_cached_urls")
 
 
 def jobdir_for(db_path: str, crawl_id: int) -> str:

@@ -146,7 +146,11 @@ class BatchWriter:
 
     def _schema(self, table: str) -> pa.Schema:
         if table not in self.schemas:
-            self.schemas[table] = self.con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
+            cur = self.con.cursor()  # its own cursor: leaves any open result of the caller's alone
+            try:
+                self.schemas[table] = cur.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
+            finally:
+                cur.close()
         return self.schemas[table]
 
     def flush(self, table: str | None = None) -> None:
