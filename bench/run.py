@@ -269,7 +269,8 @@ class Bench:
         row = self.stage(f"analyse, all{label}", cmd, pages=pages)
         if out.exists():
             for name, r in json.loads(out.read_text()).items():
-                sub = Row(f"  {name}{label}", pages, r["wall_s"], r["cpu_s"], r["peak_mb"], note=r.get("note", ""))
+                sub = Row(f"  - {name}{label}", pages, r.get("wall_s"), r.get("cpu_s"), r.get("peak_mb"),
+                          note=r.get("note", ""))
                 self.rows.insert(len(self.rows) - 1, sub)
                 self.say(sub)
         return row
@@ -405,7 +406,7 @@ def markdown(rows: list[Row]) -> str:
     out = ["| stage | pages | wall s | pages/s | CPU s | peak MB | note |", "|---|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         f = lambda v, spec: format(v, spec) if v is not None else "–"  # noqa: E731
-        out.append(f"| {r.stage.strip()} | {f(r.pages, ',')} | {f(r.wall_s, '.1f')} | {f(r.pages_per_s, '.1f')} | "
+        out.append(f"| {r.stage.strip().replace('- ', '&nbsp;&nbsp;↳ ', 1) if r.stage.startswith('  - ') else r.stage} | {f(r.pages, ',')} | {f(r.wall_s, '.1f')} | {f(r.pages_per_s, '.1f')} | "
                    f"{f(r.cpu_s, '.1f')} | {f(r.peak_mb, '.0f')} | {r.note} |")
     return "\n".join(out)
 

@@ -31,6 +31,7 @@ HEAD_FALLBACK = {400, 403, 405, 406, 409, 501}   # servers that refuse HEAD but 
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024             # the sitemaps.org limit, uncompressed
 SITEMAP_LINE = re.compile(rb"^\s*sitemap\s*:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 SITEMAP_PRIORITY = -1_000_000                    # after every linked page: links decide depth
+TOO_LARGE_SIZE = re.compile(r"(?:receive|received) (\d+) bytes")
 
 
 @dataclass
@@ -74,7 +75,7 @@ def describe_failure(failure) -> tuple[str, str]:
     if isinstance(exc, _scrapy_error("UnsupportedURLSchemeError")):
         return "error", "invalid URL: unsupported scheme"
     text = f"{type(exc).__name__}: {exc}"
-    if "maxsize" in text.lower() or "DOWNLOAD_MAXSIZE" in text or "exceeded" in text.lower():
+    if any(w in text.lower() for w in ("maxsize", "max size", "exceeded")):
         return "error", "too large"
     if "SSL" in text or "TLS" in text or "certificate" in text.lower():
         return "error", "TLS error"
@@ -534,6 +535,11 @@ class AuditSpider(scrapy.Spider):
         request = failure.request
         self.answered(request)
         outcome, error = describe_failure(failure)
+        size = None
+        if error == "too large":
+            announced = TOO_LARGE_SIZE.search(str(failure.value))
+            size = int(announced.group(1)) if announced else None
+            error = f"too large (over the {self.options.max_bytes:,}-byte limit)"
         if outcome == "error":
             self.counters["errors"] += 1
-        yield FetchItem(self._row(request, outcome=outcome, error=error))
+        yield FetchItem(self._row(request, outcome=outcome, error=error, bytes=size))
