@@ -21,6 +21,9 @@ from crawler.spider import AuditSpider, CrawlContext
 from crawler.urls import host_key, normalize
 
 
+CRAWL_MEMORY_LIMIT = "256MB"   # DuckDB's share while crawling: inserts need little
+
+
 @dataclass
 class CrawlResult:
     crawl_id: int
@@ -144,10 +147,14 @@ def run_crawl(con, db_path: str, options: Options, site_hosts: list[str] | None 
     crawler.signals.connect(lambda spider, reason: reasons.append(reason), signal=signals.spider_closed,
                             weak=False)
     process.crawl(crawler, ctx=ctx)
+    # DuckDB keeps written blocks cached up to 80% of RAM by default, so the crawl's memory
+    # would grow with the site; capped, it evicts them and stays flat.
+    con.execute(f"SET memory_limit = '{CRAWL_MEMORY_LIMIT}'")
     try:
         process.start()
     finally:
         writer.flush()
+        con.execute("RESET memory_limit")
     copy_cached_checks(con, crawl_id, ctx.cached_used)
     reason = reasons[0] if reasons else "shutdown"
     status = "finished" if reason == "finished" else "interrupted" if reason == "shutdown" else "failed"

@@ -50,6 +50,8 @@ def crawl_settings(options: Options, site_hosts: list[str], jobdir: str | None) 
             "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
         },
         "ITEM_PIPELINES": {"crawler.pipelines.DuckDBPipeline": 100},
+        "CONCURRENT_ITEMS": 4,                              # the pipeline is synchronous; Scrapy
+                                                            # starts this many tasks per response
         "DEPTH_PRIORITY": 1,                                # breadth-first: true click depth,
         "SCHEDULER": "crawler.scheduler.AuditScheduler",    # tells the spider what is in flight
         "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",  # and a frontier on disk
