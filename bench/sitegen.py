@@ -147,10 +147,10 @@ class Site:
     pages: int                        # HTML pages that answer 200 (articles, hubs, home, static)
     articles: int
     broken_targets: set[str] = field(default_factory=set)    # paths that answer 404
-    redirect_sources: set[str] = field(default_factory=set)  # paths that answer 301/302
+    redirect_prefixes: tuple[str, ...] = ("/old/", "/legacy/")  # /old/P: 301 to /P; /legacy/P: 302 to /old/P
     changed: list[str] = field(default_factory=list)         # article paths changed in this revision
     off_topic: list[str] = field(default_factory=list)       # article paths of off-topic pages
-    links: int = 0                    # <a> links written, all pages
+    links: int = 0                    # <a> links in the articles written
     words: int = 0                    # words of article text written
 
 
@@ -220,7 +220,7 @@ class _Plan:
         return rng.choices(self.popular, cum_weights=self.cum, k=k)
 
 
-def _nav(plan: _Plan, current: str | None) -> str:
+def _nav(current: str | None) -> str:
     items = ['<li><a href="/">Home</a></li>']
     for name in TOPICS:
         cls = ' class="active"' if name == current else ""
@@ -249,7 +249,7 @@ def _document(base_url: str, path: str, title: str, description: str, current: s
         f'<meta name="description" content="{html.escape(description, quote=True)}">'
         f'<link rel="canonical" href="{base_url}{path}">'
         '<link rel="stylesheet" href="/static/site.css">'
-        f"</head><body>{_nav(None, current)}{body}{FOOTER}</body></html>\n")
+        f"</head><body>{_nav(current)}{body}{FOOTER}</body></html>\n")
 
 
 def _link_target(plan: _Plan, rng: random.Random, i: int) -> tuple[str, str]:
@@ -321,8 +321,8 @@ def _article(plan: _Plan, base_url: str, i: int, seed: int, revision: int, n: in
               f'{section.capitalize()}</a> &rsaquo; <span>{html.escape(title)}</span></nav>')
     body = f'{crumbs}<main><article>{"".join(parts)}</article></main>{"".join(aside)}'
     description = f"{title}: what our clinicians tell patients about {nouns[(i // 7) % len(nouns)]}."
-    n_a = n_links + 2 * len(teasers) + 2 + len(TOPICS) + 3 + len(STATIC_PAGES) + 1 + len(EXTERNAL) + 2
-    return _document(base_url, plan.path[i], title, description, topic, body), words, n_a
+    doc = _document(base_url, plan.path[i], title, description, topic, body)
+    return doc, words, doc.count("<a ")
 
 
 def _listing(base_url: str, path: str, title: str, intro: str, plan: _Plan, ids: list[int],
@@ -438,7 +438,6 @@ def generate(out: str | Path, pages: int, base_url: str, seed: int = 1, revision
 
     sections = {p.split("/")[1] for p in plan.path}
     site.broken_targets = {f"/{s}/deleted-article-{k}" for s in sections for k in range(plan.deleted)}
-    site.redirect_sources = {"/old/*", "/legacy/*"}
     return site
 
 
@@ -454,7 +453,11 @@ def nginx_config(site_root: Path, port: int, workdir: Path, workers: int = 1) ->
 
     /old/PATH answers 301 to /PATH and /legacy/PATH answers 302 to /old/PATH (a two-hop
     chain); /PATH is served from PATH, PATH.html or PATH/index.html; anything else is a 404."""
-    user = "user nobody nogroup;\n" if os.geteuid() == 0 else ""
+    user = ""
+    if os.geteuid() == 0:
+        # Started as root, nginx runs its workers as nobody, who may not reach a site under a
+        # private folder (pytest's /tmp/pytest-of-root is 0700); then they stay root.
+        user = "user nobody nogroup;\n" if _others_can_read(site_root) else "user root root;\n"
     temp = "\n".join(f"    {name}_temp_path {workdir}/{name};" for name in
                      ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     return f"""{user}worker_processes {workers};
@@ -506,9 +509,6 @@ class NginxServer:
         if binary is None:
             raise RuntimeError(NGINX_HELP)
         self.workdir = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
-        for d in [self.site_root, *self.site_root.parents]:   # workers run as nobody when we are root
-            if d.stat().st_mode & 0o005 != 0o005 and d.owner() == _me():
-                d.chmod(d.stat().st_mode | 0o755)
         conf = self.workdir / "nginx.conf"
         conf.write_text(nginx_config(self.site_root, self.port, self.workdir, self.workers))
         self.proc = subprocess.Popen([binary, "-c", str(conf), "-p", str(self.workdir), "-e",
@@ -562,9 +562,10 @@ class NginxServer:
         self.stop()
 
 
-def _me() -> str:
-    import pwd
-    return pwd.getpwuid(os.geteuid()).pw_name
+def _others_can_read(root: Path) -> bool:
+    """Whether a user with no rights of its own can list root and reach it."""
+    return bool(root.stat().st_mode & 0o005 == 0o005
+                and all(d.stat().st_mode & 0o001 for d in root.resolve().parents))
 
 
 def _free_port() -> int:

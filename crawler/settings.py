@@ -50,6 +50,7 @@ def crawl_settings(options: Options, site_hosts: list[str], jobdir: str | None) 
             "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
         },
         "ITEM_PIPELINES": {"crawler.pipelines.DuckDBPipeline": 100},
+        "WARN_ON_GENERATOR_RETURN_VALUE": False,            # it parses every callback's source, often
         "CONCURRENT_ITEMS": 4,                              # the pipeline is synchronous; Scrapy
                                                             # starts this many tasks per response
         "DEPTH_PRIORITY": 1,                                # breadth-first: true click depth,
