@@ -407,7 +407,7 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     con.execute("DELETE FROM readability WHERE crawl_id = ?", [cid])
     # One row per URL even if the crawl stored a page twice.
     main = f"SELECT DISTINCT ON (url) * FROM ({store.main_text_sql(cid)}) ORDER BY url, content_hash"
-    same_text = f"""
+    same_text = """
         p.crawl_id = ? AND p.url = m.url AND p.content_hash = m.content_hash
         AND p.lang IS NOT DISTINCT FROM m.lang AND p.scored_with = ?"""
     if prev is not None:

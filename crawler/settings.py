@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from crawler.config import Options
-from crawler.urls import host_key
 
 VERSION = "0.1.0"
 
@@ -68,5 +67,3 @@ def crawl_settings(options: Options, site_hosts: list[str], jobdir: str | None) 
         "PROGRESS_QUIET": options.quiet,
     }
 
-
-__all__ = ["crawl_settings", "user_agent", "host_key"]

@@ -11,7 +11,7 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest, StopDownload
 from scrapy import exceptions as scrapy_errors
-from scrapy.http import HtmlResponse, Request, TextResponse
+from scrapy.http import Request, TextResponse
 from scrapy.utils.sitemap import Sitemap
 from w3lib.encoding import html_to_unicode
 from scrapy.utils.request import request_from_dict
