@@ -581,7 +581,8 @@ def _split(root, marks, teasers, link_of):
     ctx is the region (nav, header, footer, aside, main, article, mainhint or None); group is
     'landmark' or 'teaser' when the whole subtree is one block. Teasers are carved out of main, unlabelled
     areas and also out of aside/header/footer, since link networks plant them in sidebars and
-    footers; a teaser inside a nav stays nav, as a "More" link in a menu is navigation."""
+    footers; a teaser inside a nav stays nav, as a "More" link in a menu is navigation. A nav
+    inside a header or footer is a block of its own: its links are navigation."""
     blocks, link_block = [], {}
     pieces, link_pieces, buf_links, pending = [], [], [], []
     frames = []
@@ -649,6 +650,9 @@ def _split(root, marks, teasers, link_of):
                 group, owner, teaser_url = "teaser", el, url
             else:
                 mark = marks.get(el) if group is None else None
+                if group == "landmark" and ctx in ("header", "footer") and tag == "nav":
+                    # A menu inside the page header or footer is still navigation: its own block.
+                    mark = marks.get(el)
                 if mark is not None and not (mark[1] and sem_main):
                     flush()
                     frame = (True, (ctx, group, owner, sem_main, teaser_url, layout_row))

@@ -129,9 +129,9 @@ def test_links_recorded_with_anchor_text_and_block(crawled):
     assert found == [("our team", "main", "internal", "team")]
     unfetchable = {r[0] for r in rows(db, "SELECT invalid_reason FROM links WHERE target_type = 'unfetchable'")}
     assert {"mailto", "tel"} <= unfetchable
-    # The menu sits in <header><nav>: its links are in the header block, never in main.
+    # The menu sits in <header><nav>: navigation, never main.
     menu = rows(db, "SELECT DISTINCT block_role FROM links WHERE anchor_text = 'Blog'")
-    assert menu == [("header",)]
+    assert menu == [("nav",)]
 
 
 def test_external_link_checked_once_and_failures_recorded(crawled):

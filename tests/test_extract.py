@@ -359,7 +359,9 @@ def test_ten_thousand_links():
     ("<header><h1>Clinic</h1><p>Call us</p></header><main><p>Body.</p></main>",
      [("header", "Clinic Call us"), ("main", "Body.")]),
     ("<header><div>Logo</div><nav><a href='/'>Home</a></nav><div>Call us</div></header>",
-     [("header", "Logo Home Call us")]),
+     [("header", "Logo"), ("nav", "Home"), ("header", "Call us")]),
+    ("<footer><p>Clinic Street 1</p><nav><a href='/privacy'>Privacy</a></nav></footer>",
+     [("footer", "Clinic Street 1"), ("nav", "Privacy")]),
     ("<article><header><h1>Title</h1></header><p>Para.</p><footer>Tags: ketamine</footer></article>",
      [("main", "Title"), ("main", "Para."), ("main", "Tags: ketamine")]),
     ("<main><header>Post header</header><p>Body.</p></main><footer><p>Site</p><p>footer</p></footer>",
@@ -511,7 +513,7 @@ def test_seed_teasers_around_the_article():
     main = [b["text"] for b in page.blocks if b["role"] == "main"]
     assert main[0] == "Ketamine therapy for depression"
     assert len(main) == 5 and all("Read More" not in text for text in main)
-    assert [b["role"] for b in page.blocks][:2] == ["header", "teaser"]
+    assert [b["role"] for b in page.blocks][:2] == ["nav", "teaser"]  # the header holds only its menu
     assert page.blocks[-1]["role"] == "footer"
     read_more = [link for link in page.links if link["anchor_text"] == "Read More"]
     assert [link["block_role"] for link in read_more] == ["teaser"] * 4
