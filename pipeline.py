@@ -166,6 +166,16 @@ def do_report(con, crawl_id: int, options: Options) -> None:
     say(options, f"Report: {path}")
 
 
+def open_existing(options: Options):
+    """The database of earlier crawls: a missing file is an error, not a new empty database."""
+    from crawler import store
+
+    if not Path(options.db).exists():
+        raise AuditError(f"database {options.db} does not exist: crawl first "
+                         f"(python pipeline.py crawl URL --db {options.db}) or pass --db")
+    return store.open_store(options.db)
+
+
 def stored_crawl(con, args, options: Options) -> int:
     from crawler import store
 
@@ -176,9 +186,7 @@ def stored_crawl(con, args, options: Options) -> int:
 
 
 def cmd_analyse(args, options: Options) -> int:
-    from crawler import store
-
-    con = store.open_store(options.db)
+    con = open_existing(options)
     try:
         crawl_id = stored_crawl(con, args, options)
         return do_analyse(con, crawl_id, options)
@@ -187,9 +195,7 @@ def cmd_analyse(args, options: Options) -> int:
 
 
 def cmd_report(args, options: Options) -> int:
-    from crawler import store
-
-    con = store.open_store(options.db)
+    con = open_existing(options)
     try:
         crawl_id = stored_crawl(con, args, options)
         do_report(con, crawl_id, options)
@@ -249,10 +255,9 @@ def cmd_merge(args, options: Options) -> int:
 
 
 def cmd_recheck(args, options: Options) -> int:
-    from crawler import store
     from reports.recheck import recheck
 
-    con = store.open_store(options.db)
+    con = open_existing(options)
     try:
         return recheck(con, args.url, options)
     finally:

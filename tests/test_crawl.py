@@ -200,6 +200,8 @@ def test_session_id_link_is_crawled_without_it(crawled):
     (["crawl", "http://127.0.0.1:9/", "--max-pages", "0"], "max_pages"),
     (["crawl", "http://127.0.0.1:9/", "--bogus"], "unrecognized arguments"),
     (["history", "--db", "/nonexistent/folder/x.duckdb"], "does not exist"),
+    (["analyse", "--db", "never-crawled.duckdb"], "does not exist: crawl first"),
+    (["report", "--db", "never-crawled.duckdb"], "does not exist: crawl first"),
 ])
 def test_bad_usage_is_one_line_and_exit_2(args, message, tmp_path):
     result = run_cli(*args, cwd=tmp_path)
