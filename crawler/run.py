@@ -79,9 +79,10 @@ def copy_cached_checks(con, crawl_id: int, urls: set[str]) -> None:
                NULL::INTEGER AS depth, 'link' AS found_by, 'cached' AS outcome, r.status, r.error,
                r.redirect_to, r.method, r.content_type, r.charset, r.bytes, r.response_ms,
                r.attempts, r.x_robots_tag, r.fetched_at
-        FROM (SELECT * FROM responses WHERE purpose = 'check' AND outcome IN ('fetched', 'cached')
+        FROM (SELECT * FROM responses
+              WHERE purpose = 'check' AND outcome IN ('fetched', 'cached')
+                AND url IN (SELECT url FROM _cached_urls)
               QUALIFY row_number() OVER (PARTITION BY url ORDER BY fetched_at DESC) = 1) r
-        JOIN _cached_urls c ON c.url = r.url
         WHERE r.url NOT IN (SELECT url FROM responses WHERE crawl_id = ?)
         """,
         [crawl_id, crawl_id],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -118,7 +119,6 @@ class AuditSpider(scrapy.Spider):
         self.options = ctx.options
         self.state: dict = {}  # replaced by Scrapy's SpiderState from JOBDIR when resuming
         self.counters = {"pages": 0, "responses": 0, "errors": 0, "links": 0}
-        self.aliases: set[str] = set()
         # URLs already handed to Scrapy: most links (menus, footers) repeat on every page, and
         # skipping them here saves building a Request and a fingerprint the duplicate filter drops.
         self.requested: set[str] = set()
@@ -191,7 +191,7 @@ class AuditSpider(scrapy.Spider):
     def on_headers(self, headers, body_length, request, spider=None):
         """Stop downloading bodies we will not parse: checks, and non-HTML files of the site."""
         purpose = request.meta.get("purpose")
-        if purpose == "check" and request.method == "GET" and not request.meta.get("want_body"):
+        if purpose == "check" and request.method == "GET":
             raise StopDownload(fail=False)
         if purpose == "crawl":
             ctype = headers.get(b"Content-Type", b"").decode("latin-1").lower()
@@ -282,7 +282,7 @@ class AuditSpider(scrapy.Spider):
         body = response.body
         if body[:2] == b"\x1f\x8b":
             try:
-                with gzip.GzipFile(fileobj=__import__("io").BytesIO(body)) as fh:
+                with gzip.GzipFile(fileobj=io.BytesIO(body)) as fh:
                     body = fh.read(SITEMAP_MAX_BYTES)
             except (OSError, EOFError):
                 return
@@ -453,10 +453,10 @@ class AuditSpider(scrapy.Spider):
     def follow(self, url: str, depth: int, found_by: str, parent: dict) -> Iterator[Request]:
         """Request a page of the site, unless it is past a limit or looks like a trap."""
         stripped = strip_tracking(url)
-        if stripped != url and url not in self.aliases:
+        if stripped != url and url not in self.requested:
             # Session ids and tracking tags would multiply pages: request the page without them,
             # and record the URL once as an alias of it.
-            self.aliases.add(url)
+            self.requested.add(url)
             alias = Request(url, meta={"url": url, "purpose": "crawl", "depth": depth, "found_by": found_by})
             yield FetchItem(self._row(alias, outcome="alias", redirect_to=stripped, method=None, attempts=0))
         url = stripped

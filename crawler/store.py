@@ -236,10 +236,11 @@ def write_flags(con, crawl_id: int, analysis: str, rows: Iterable[dict], kinds: 
     """
     kinds = list(kinds)
     site = crawl_info(con, crawl_id)["site"]
-    con.execute(
-        f"DELETE FROM flags WHERE crawl_id = ? AND kind IN ({','.join('?' * len(kinds))})",
-        [crawl_id, *kinds],
-    ) if kinds else None
+    if kinds:
+        con.execute(
+            f"DELETE FROM flags WHERE crawl_id = ? AND kind IN ({','.join('?' * len(kinds))})",
+            [crawl_id, *kinds],
+        )
     seen: set[tuple] = set()
     writer = BatchWriter(con)
     n = 0
