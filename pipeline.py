@@ -146,13 +146,11 @@ def do_analyse(con, crawl_id: int, options: Options) -> int:
 
 
 def fail_on_code(con, crawl_id: int, options: Options) -> int:
-    if not options.fail_on:
-        return EXIT_OK
-    levels = ["error"] if options.fail_on == "error" else ["error", "warning"]
-    n = con.execute(
-        f"SELECT count(*) FROM flags WHERE crawl_id = ? AND severity IN ({','.join('?' * len(levels))})",
-        [crawl_id, *levels],
-    ).fetchone()[0]
+    from analysis.findings import fail_on
+
+    by_severity = dict(con.execute(
+        "SELECT severity, count(*) FROM flags WHERE crawl_id = ? GROUP BY severity", [crawl_id]).fetchall())
+    n = fail_on(by_severity, options.fail_on)
     if n:
         say(options, f"--fail-on {options.fail_on}: {n} findings of that severity or worse")
         return EXIT_FAIL_ON
@@ -255,7 +253,7 @@ def cmd_merge(args, options: Options) -> int:
 
 
 def cmd_recheck(args, options: Options) -> int:
-    from reports.recheck import recheck
+    from analysis.recheck import recheck
 
     con = open_existing(options)
     try:
@@ -268,9 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         options = options_from(args)
-        if args.command in ("demo", "run", "analyse", "report", "recheck"):
-            import analysis
-            analysis.check_options(options)
         if args.command == "demo":
             return cmd_demo(options)
         if args.command in ("run", "crawl"):

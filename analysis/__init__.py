@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from crawler import store
-from crawler.config import Options
+
+if TYPE_CHECKING:   # crawler.config imports analysis.options: no import cycle at run time
+    from crawler.config import Options
 
 # Order matters only for the printed summary.
 ANALYSES = ["links", "readability", "topics", "onpage"]
-
-
-def check_options(options: Options) -> None:
-    """Each analysis checks its own options (ConfigError naming the fix), before any crawl starts."""
-    for name in ANALYSES:
-        module = importlib.import_module(f"analysis.{name}")
-        check = getattr(module, "check_options", None)
-        if check is not None:
-            check(getattr(options, name, None) or options)
 
 
 def run_all(con, crawl_id: int, options: Options) -> dict[str, int]:

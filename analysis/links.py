@@ -10,18 +10,11 @@ from http import HTTPStatus
 from urllib.parse import unquote
 
 from crawler import store
-from crawler.config import Options, severity_for
+from analysis.findings import Finding, kinds_of, severity_for
+from crawler.config import Options
 from crawler.urls import UNFETCHABLE_SCHEMES, host_key
 
-KINDS = {
-    "broken_link": "error",
-    "redirect_chain": "warning",
-    "redirect_loop": "error",
-    "redirected_link": "notice",
-    "blocked_by_robots": "notice",
-    "missing_anchor": "warning",
-    "orphan_page": "warning",
-}
+KINDS = kinds_of("links")   # kind -> default severity (analysis/findings.py)
 
 # rule -> (kind, default severity). Kind-level [severity] overrides apply to every rule of the
 # kind; [links.severity] overrides one rule; external_auth follows links.external_auth_severity.
@@ -61,7 +54,7 @@ def severity(rule: str, options: Options) -> str:
         return options.links.severity[rule]
     if rule == "external_auth":
         return options.links.external_auth_severity
-    return severity_for(options, kind, default)
+    return severity_for(options.severity, kind) if kind in options.severity else default
 
 
 # --- plain rules ------------------------------------------------------------------------------
@@ -473,13 +466,13 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     def rows():
         for batch in store.iter_batches(con, link_findings_sql(crawl_id)):
             for row in batch:
-                yield row["source_url"], classify_link(row, hosts, similar)
+                yield row["source_url"], classify_link(row, hosts, similar), row["text"]
         for batch in store.iter_batches(con, invalid_findings_sql(crawl_id)):
             for row in batch:
-                yield row["source_url"], classify_invalid(row)
+                yield row["source_url"], classify_invalid(row), row["text"]
         for batch in store.iter_batches(con, anchor_findings_sql(crawl_id)):
             for row in batch:
-                yield row["source_url"], classify_anchor(row)
+                yield row["source_url"], classify_anchor(row), row["text"]
         if orphans:
             for batch in store.iter_batches(con, orphan_findings_sql(crawl_id)):
                 for row in batch:
@@ -488,17 +481,12 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
                         "orphan_page", "", f"listed in the sitemap {row['sitemap']}{more}; "
                         "no crawled page links to it",
                         "Link to it from a related page, or take it out of the sitemap if it should "
-                        "not be published.")
+                        "not be published."), None
 
     def flags():
-        for page_url, found in rows():
+        for page_url, found, anchor_text in rows():
             if found is not None:
-                yield {"kind": found["kind"], "page_url": page_url,
-                       "severity": severity(found["rule"], options), "target": found["target"],
-                       "detail": found["detail"], "suggestion": found["suggestion"]}
+                yield Finding(found["kind"], page_url, severity(found["rule"], options), found["target"],
+                              found["detail"], found["suggestion"], anchor_text=anchor_text)
 
-    store.write_flags(con, crawl_id, "links", flags(), KINDS)
-    counts = dict(con.execute(
-        f"SELECT kind, count(*) FROM flags WHERE crawl_id = ? AND kind IN ({', '.join('?' * len(KINDS))}) "
-        "GROUP BY kind", [crawl_id, *KINDS]).fetchall())
-    return {kind: int(counts.get(kind, 0)) for kind in KINDS}
+    return store.write_flags(con, crawl_id, "links", flags(), KINDS)

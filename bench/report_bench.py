@@ -158,7 +158,7 @@ def main() -> int:
           f"(goal {GOAL_WRITE:.0f} s): {sizes}")
     ok = write_s < GOAL_WRITE
     if not args.no_browser:
-        from reports.browser import Chromium, find_chromium
+        from bench.browser import Chromium, find_chromium
         if find_chromium() is None:
             print("chromium not installed: opening not timed (apt-get install chromium)")
         else:

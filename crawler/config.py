@@ -1,4 +1,5 @@
-"""Options of every command: defaults, the TOML config file and the command line, validated in one place."""
+"""Options of every command: the crawl's own here, each analysis' in analysis/options.py; loaded
+from defaults, the TOML config file and the command line, and validated once, at load."""
 
 from __future__ import annotations
 
@@ -8,89 +9,12 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from analysis.findings import FAIL_ON, check_severity_table
+from analysis.options import LinksOptions, OnpageOptions, ReadabilityOptions, TopicsOptions
 from crawler.errors import ConfigError
 
-SEVERITIES = ("error", "warning", "notice")
-
-
-@dataclass
-class LinksOptions:
-    external_cache_days: float = 7.0      # reuse an external link's result this many days
-    external_auth_severity: str = "warning"  # an external 401/403: a login wall or bot check
-    retry_times: int = 2                  # retries of a transient failure (timeout, 503, reset)
-    max_retry_after: float = 30.0         # longest Retry-After (seconds) a 429 is waited for
-    severity: dict[str, str] = field(default_factory=dict)  # links rule -> severity (docs/links.md)
-
-    # The rules [links.severity] may name; analysis/links.py RULES holds their defaults.
-    _RULES = ("internal_4xx", "internal_5xx", "internal_unreachable", "external_4xx",
-              "external_auth", "external_5xx", "external_unreachable", "external_dns",
-              "rate_limited", "invalid_url", "redirect_chain", "external_redirect_chain",
-              "too_many_redirects", "redirect_loop", "redirected_link", "blocked_by_robots",
-              "missing_anchor", "orphan_page")
-
-    def __post_init__(self) -> None:
-        # Checked here so a typo fails when the config loads, not after a long crawl.
-        for rule, sev in self.severity.items():
-            if rule not in self._RULES:
-                close = difflib.get_close_matches(rule, self._RULES, n=1)
-                hint = f" (did you mean {close[0]}?)" if close else ""
-                raise ConfigError(f"[links.severity] unknown rule {rule!r}{hint}; docs/links.md lists the rules")
-            if sev not in SEVERITIES:
-                raise ConfigError(f"[links.severity] {rule} = {sev!r}: use one of {', '.join(SEVERITIES)}")
-        if self.external_cache_days < 0:
-            raise ConfigError("links.external_cache_days must be 0 (always recheck) or more days, like 7")
-        if self.retry_times < 0:
-            raise ConfigError("links.retry_times must be 0 or more, like 2")
-
-
-@dataclass
-class ReadabilityOptions:
-    target_grade: float = 8.0             # AMA/NIH: patient material at grade 6 to 8
-    grade_measure: str = "flesch_kincaid_grade"  # which score decides hard_to_read
-    long_sentence_words: int = 25
-    min_words: int = 100                  # shorter main text is scored, never flagged
-    hardest_sentences: int = 3            # how many sentences the suggestion names
-    grade_change: float = 1.0             # a page got easier/harder when its grade moved this much
-    workers: int = 0                      # processes that score pages; 0: one per CPU core
-
-
-@dataclass
-class TopicsOptions:
-    core_keywords: list[str] = field(default_factory=list)  # hints: what the site is about
-    core_urls: list[str] = field(default_factory=list)      # hints: pages that are on topic
-    changed_threshold: float = 0.5        # topic_changed when similarity to last week falls below
-    min_words: int = 30                   # pages with less main text get no topic
-    utility_share: float = 0.3            # this share of a page's weight in utility words: generic page
-    max_topics: int = 12                  # most topics per group (core, drift) the model fits
-    max_features: int = 20_000            # vocabulary size; bounds memory on large sites
-    fit_sample: int = 20_000              # pages the vocabulary and topics are fitted on
-
-
-@dataclass
-class OnpageOptions:
-    title_min: int = 30                   # characters; shorter titles say too little
-    title_max: int = 60                   # characters; search results cut longer ones off
-    meta_description_min: int = 70
-    meta_description_max: int = 160       # snippets are cut off around here
-    thin_words: int = 200                 # main text under this many words is thin_content
-    near_duplicate_similarity: float = 0.9  # Jaccard similarity of two pages' 3-word sequences
-    near_duplicate_min_words: int = 50    # pages with less main text are not compared
-    near_duplicate_max_per_page: int = 5  # most similar pages named per page (a big cluster stays readable)
-    large_page_bytes: int = 2_000_000     # HTML bytes received
-    suggestions: dict[str, str] = field(default_factory=dict)  # kind -> suggestion text overrides
-
-    def __post_init__(self) -> None:
-        for low, high in (("title_min", "title_max"), ("meta_description_min", "meta_description_max")):
-            if not 0 <= getattr(self, low) <= getattr(self, high):
-                raise ConfigError(f"onpage.{low} must be between 0 and onpage.{high}, like {low} = 30")
-        if not 0.0 < self.near_duplicate_similarity <= 1.0:
-            raise ConfigError("onpage.near_duplicate_similarity must be above 0 and at most 1, like 0.9")
-        for name in ("thin_words", "near_duplicate_min_words", "near_duplicate_max_per_page", "large_page_bytes"):
-            if getattr(self, name) < (1 if name in ("near_duplicate_max_per_page", "large_page_bytes") else 0):
-                raise ConfigError(f"onpage.{name} must be a positive whole number")
-        for kind, text in self.suggestions.items():
-            if not isinstance(text, str) or not text.strip():
-                raise ConfigError(f'onpage.suggestions.{kind} must be a non-empty string, like {kind} = "Fix it"')
+__all__ = ["ConfigError", "LinksOptions", "OnpageOptions", "Options", "ReadabilityOptions", "TopicsOptions",
+           "apply_overrides", "load_config"]
 
 
 @dataclass
@@ -198,23 +122,14 @@ def apply_overrides(options: Options, overrides: dict[str, Any]) -> Options:
 
 
 def validate(options: Options) -> None:
-    if options.fail_on not in (None, "error", "warning"):
+    if options.fail_on not in (None, *FAIL_ON):
         raise ConfigError(f"fail_on must be error or warning, not {options.fail_on!r}")
     for name in ("max_pages", "max_depth", "concurrency", "external_concurrency", "max_bytes"):
         if getattr(options, name) < (0 if name == "max_depth" else 1):
             raise ConfigError(f"{name} must be at least {0 if name == 'max_depth' else 1}")
     if options.timeout <= 0:
         raise ConfigError("timeout must be a positive number of seconds, like --timeout 20")
-    for kind, sev in options.severity.items():
-        if sev not in SEVERITIES:
-            raise ConfigError(f"[severity] {kind} = {sev!r}: use one of {', '.join(SEVERITIES)}")
-    if options.links.external_auth_severity not in SEVERITIES:
-        raise ConfigError("links.external_auth_severity must be error, warning or notice")
-
-
-def severity_for(options: Options, kind: str, default: str) -> str:
-    """The severity of a finding kind: the config's [severity] table wins over the default."""
-    return options.severity.get(kind, default)
+    check_severity_table(options.severity)
 
 
 def to_json_dict(options: Options) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 -- Content Audit database schema, one file for every table. Only crawler/store.py runs it.
 -- Every crawl is kept: rows carry crawl_id, so weekly history accumulates in one file.
--- Bump SCHEMA_VERSION in crawler/store.py when this file changes.
+-- Bump SCHEMA_VERSION in crawler/store.py when this file changes; an added column also gets an
+-- ALTER TABLE ... ADD COLUMN IF NOT EXISTS at the end, so older databases upgrade in place.
 
 -- meta: key/value facts about the database itself (schema_version).
 CREATE TABLE IF NOT EXISTS meta (
@@ -109,7 +110,7 @@ CREATE TABLE IF NOT EXISTS sitemap_urls (
     sitemap  VARCHAR NOT NULL
 );
 
--- flags: every finding of every analysis (kinds in CONTRACT.md). One row per
+-- flags: every finding of every analysis (kinds in analysis/findings.py, docs/contract.md). One row per
 -- (crawl_id, kind, page_url, target); target is '' when the kind has none.
 CREATE TABLE IF NOT EXISTS flags (
     crawl_id   INTEGER NOT NULL,
@@ -122,7 +123,9 @@ CREATE TABLE IF NOT EXISTS flags (
     suggestion VARCHAR,
     status     VARCHAR,                  -- new | recurring (filled after all analyses ran)
     first_seen TIMESTAMP,                -- started_at of the first crawl that had this finding
-    analysis   VARCHAR NOT NULL          -- the analysis module that wrote it
+    analysis   VARCHAR NOT NULL,         -- the analysis module that wrote it
+    anchor_text VARCHAR,                 -- link kinds: the link's anchor text (or alt of a linked image)
+    block_text VARCHAR                   -- off_topic_block: the block's text, as stored in blocks
 );
 
 -- readability: textstat scores of each page's main text (analysis/readability.py).
@@ -173,3 +176,9 @@ CREATE TABLE IF NOT EXISTS topic_labels (
     pages    INTEGER,
     is_core  BOOLEAN
 );
+
+-- Upgrades of a database made by an earlier schema version: columns added since, in order.
+-- (CREATE TABLE IF NOT EXISTS leaves an existing table as it was.)
+-- 2: flags.anchor_text and flags.block_text.
+ALTER TABLE flags ADD COLUMN IF NOT EXISTS anchor_text VARCHAR;
+ALTER TABLE flags ADD COLUMN IF NOT EXISTS block_text VARCHAR;

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from crawler import __version__
 from crawler.config import Options
 
-VERSION = "0.1.0"
 
 
 def user_agent(options: Options) -> str:
-    return options.user_agent or f"ContentAudit/{VERSION} (+{options.contact_url})"
+    return options.user_agent or f"ContentAudit/{__version__} (+{options.contact_url})"
 
 
 def crawl_settings(options: Options, site_hosts: list[str], jobdir: str | None) -> dict:

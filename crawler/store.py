@@ -14,7 +14,8 @@ import pyarrow as pa
 
 from crawler.errors import AuditError, StoreError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+UPGRADABLE = {"1"}          # versions schema.sql upgrades in place (its ALTER TABLE ... IF NOT EXISTS)
 BOILERPLATE_MIN_PAGES = 3   # a block whose text repeats on this many pages is site furniture
 
 FLAG_COLUMNS = ["site", "crawl_id", "page_url", "kind", "severity", "target", "detail",
@@ -58,7 +59,7 @@ def _apply_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'").fetchone()[0]:
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = row[0] if row else None
-        if version is not None and version != SCHEMA_VERSION:
+        if version is not None and version != SCHEMA_VERSION and version not in UPGRADABLE:
             raise StoreError(f"database {path} has schema version {version}, this Content Audit "
                              f"uses {SCHEMA_VERSION}: pass a new --db path")
         con.execute(ddl)
@@ -228,13 +229,16 @@ def iter_batches(con, sql: str, params: list | None = None, size: int = 2000):
 
 # --- findings -------------------------------------------------------------------------------
 
-def write_flags(con, crawl_id: int, analysis: str, rows: Iterable[dict], kinds: Iterable[str]) -> int:
-    """Replace the findings of these kinds for the crawl with rows; one per (kind, page_url, target).
+def write_flags(con, crawl_id: int, analysis: str, rows: Iterable, kinds: Iterable[str]) -> dict[str, int]:
+    """Replace the findings of these kinds for the crawl with rows (`analysis.findings.Finding`s, or
+    dicts of its fields); one per (kind, page_url, target), the first of duplicates kept.
 
-    Each row has kind, page_url, severity, and optionally target, detail, suggestion.
-    Returns how many rows were written.
+    Returns {kind: findings written} for every kind given, so printed counts are stored counts.
     """
+    from analysis.findings import as_finding
+
     kinds = list(kinds)
+    counts = dict.fromkeys(kinds, 0)
     site = crawl_info(con, crawl_id)["site"]
     if kinds:
         con.execute(
@@ -243,21 +247,21 @@ def write_flags(con, crawl_id: int, analysis: str, rows: Iterable[dict], kinds: 
         )
     seen: set[tuple] = set()
     writer = BatchWriter(con)
-    n = 0
     for row in rows:
-        key = (row["kind"], row["page_url"], row.get("target") or "")
+        f = as_finding(row)
+        key = (f.kind, f.page_url, f.target)
         if key in seen:
             continue
         seen.add(key)
         writer.add("flags", {
-            "crawl_id": crawl_id, "site": site, "page_url": row["page_url"], "kind": row["kind"],
-            "severity": row["severity"], "target": row.get("target") or "",
-            "detail": row.get("detail"), "suggestion": row.get("suggestion"),
+            "crawl_id": crawl_id, "site": site, "page_url": f.page_url, "kind": f.kind,
+            "severity": f.severity, "target": f.target, "detail": f.detail, "suggestion": f.suggestion,
             "status": None, "first_seen": None, "analysis": analysis,
+            "anchor_text": f.anchor_text, "block_text": f.block_text,
         })
-        n += 1
+        counts[f.kind] = counts.get(f.kind, 0) + 1
     writer.flush()
-    return n
+    return counts
 
 
 def finalize_flags(con, crawl_id: int) -> None:

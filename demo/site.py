@@ -53,7 +53,7 @@ def start_demo_server(ports: dict[str, int] | None = None, *, fallback: bool = F
 
 @dataclass(frozen=True)
 class Planted:
-    """A problem planted on purpose, in the finding vocabulary of CONTRACT.md.
+    """A problem planted on purpose, in the finding vocabulary of docs/contract.md.
     ``page`` and ``target`` are URLs with {{host:NAME}} placeholders ('' for no target)."""
     kind: str
     page: str

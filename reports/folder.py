@@ -1,4 +1,4 @@
-"""Writes the report folder of CONTRACT.md for a stored crawl, compared with the previous
+"""Writes the report folder of docs/contract.md for a stored crawl, compared with the previous
 finished crawl of the same site: report.html, flags.csv/.xlsx, fixed.csv, pages.csv, summary.json."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from crawler import store
+from analysis.findings import SEVERITIES
+from crawler import __version__, store
 from crawler.config import Options
 from crawler.errors import AuditError
 from reports import charts, queries
@@ -25,8 +26,6 @@ PAGE_COLUMNS = ["url", "status", "depth", "title", "word_count", "reading_grade"
 HTML_ROWS = 20_000
 SECTION_ROWS = 5_000
 SIMILARITY_DOTS = 1_500
-SEVERITIES = ("error", "warning", "notice")
-VERSION = "0.1.0"
 
 
 def write_report(con, crawl_id: int, out: Path, options: Options) -> Path:
@@ -242,7 +241,7 @@ def _context(con, info: dict, prev_info: dict | None, health: list[dict],
         "notices": _notices(con, info, prev_info), "charts": chart_marks,
         "tables": list(tables.values()) + sections, "target_grade": f"{target:g}",
         "total_findings": tables["findings"].total,
-        "generated_at": store.utcnow(), "version": VERSION,
+        "generated_at": store.utcnow(), "version": __version__,
     }
 
 

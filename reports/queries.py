@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-SEVERITY_ORDER = "CASE severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
+from analysis.findings import kinds_of, rank_sql
+
 # Kinds shown in "Broken cross-links": every link problem of a page (orphans have no link).
-LINK_KINDS = ("broken_link", "redirect_chain", "redirect_loop", "redirected_link",
-              "missing_anchor", "blocked_by_robots")
+LINK_KINDS = tuple(k for k in kinds_of("links") if k != "orphan_page")
 # A finding of the previous crawl counts as fixed only if its page was fetched this time.
 FETCHED_THIS_CRAWL = "SELECT url FROM responses WHERE crawl_id = $cid AND purpose = 'crawl' AND outcome = 'fetched'"
 
@@ -45,37 +45,19 @@ class Query:
             cur.close()
 
 
-def _anchor_text_cte(flags_cte: str) -> str:
-    """anchors(page_url, target, anchor_text): the text of the link a link finding is about.
-
-    Joined on the page first (a hash join), then matched on the target, which may carry a
-    #fragment (missing_anchor) or be an href that is no URL (invalid links)."""
-    return f"""
-        anchors AS (
-            SELECT f.page_url, f.target, arg_min(l.anchor_text, l.position) AS anchor_text
-            FROM (SELECT DISTINCT page_url, target FROM {flags_cte}
-                  WHERE analysis = 'links' AND target <> '') f
-            JOIN links l ON l.crawl_id = $cid AND l.source_url = f.page_url
-            WHERE l.url = f.target OR l.url || '#' || l.fragment = f.target OR l.href = f.target
-            GROUP BY f.page_url, f.target
-        )"""
-
-
 FINDING_COLUMNS = """
     f.site, f.crawl_id, f.page_url, f.kind, f.severity, f.target, f.detail, f.suggestion,
-    {status} AS status, f.first_seen, p.title AS page_title, a.anchor_text, f.analysis"""
+    {status} AS status, f.first_seen, p.title AS page_title, f.anchor_text, f.analysis"""
 
 
 def findings(cid: int) -> Query:
     """Every current finding (flags.csv, flags.xlsx, the report's worklist), worst first."""
     return Query("findings", f"""
-        WITH cur AS (SELECT * FROM flags WHERE crawl_id = $cid),
-        {_anchor_text_cte('cur')}
+        WITH cur AS (SELECT * FROM flags WHERE crawl_id = $cid)
         SELECT {FINDING_COLUMNS.format(status="coalesce(f.status, 'new')")}
         FROM cur f
         LEFT JOIN pages p ON p.crawl_id = $cid AND p.url = f.page_url
-        LEFT JOIN anchors a ON a.page_url = f.page_url AND a.target = f.target
-        ORDER BY {SEVERITY_ORDER.replace('severity', 'f.severity')}, f.kind, f.page_url, f.target
+        ORDER BY {rank_sql('f.severity')}, f.kind, f.page_url, f.target
     """, {"cid": cid})
 
 
@@ -93,14 +75,12 @@ def _fixed_cte() -> str:
 def fixed(cid: int, prev: int | None) -> Query:
     """Findings of the previous crawl that are gone, on pages fetched again (fixed.csv)."""
     return Query("fixed", f"""
-        WITH {_fixed_cte()},
-        {_anchor_text_cte('fixed').replace('$cid', '$prev')}
+        WITH {_fixed_cte()}
         SELECT {FINDING_COLUMNS.format(status="'fixed'").replace('f.crawl_id', '$cid::INTEGER AS crawl_id')},
                $prev::INTEGER AS last_seen_crawl_id
         FROM fixed f
         LEFT JOIN pages p ON p.crawl_id = $prev AND p.url = f.page_url
-        LEFT JOIN anchors a ON a.page_url = f.page_url AND a.target = f.target
-        ORDER BY {SEVERITY_ORDER.replace('severity', 'f.severity')}, f.kind, f.page_url, f.target
+        ORDER BY {rank_sql('f.severity')}, f.kind, f.page_url, f.target
     """, {"cid": cid, "prev": prev})
 
 
@@ -119,7 +99,7 @@ def health(cid: int, prev: int | None) -> Query:
                coalesce(fixed, 0) AS fixed,
                CASE WHEN $prev IS NULL THEN NULL ELSE coalesce(previous, 0) END AS previous
         FROM now FULL JOIN gone USING (kind, severity) FULL JOIN before USING (kind, severity)
-        ORDER BY {SEVERITY_ORDER}, kind
+        ORDER BY {rank_sql()}, kind
     """, {"cid": cid, "prev": prev})
 
 
@@ -175,14 +155,12 @@ def link_problems(cid: int, limit: int) -> Query:
     """Broken cross-links and other link problems, grouped by the page that holds them."""
     kinds = ", ".join(f"'{k}'" for k in LINK_KINDS)
     return Query("link_problems", f"""
-        WITH cur AS (SELECT * FROM flags WHERE crawl_id = $cid AND kind IN ({kinds})),
-        {_anchor_text_cte('cur')}
-        SELECT f.page_url, p.title AS page_title, f.kind, f.severity, f.target, a.anchor_text,
+        WITH cur AS (SELECT * FROM flags WHERE crawl_id = $cid AND kind IN ({kinds}))
+        SELECT f.page_url, p.title AS page_title, f.kind, f.severity, f.target, f.anchor_text,
                f.detail, f.suggestion, coalesce(f.status, 'new') AS status, f.first_seen
         FROM cur f
         LEFT JOIN pages p ON p.crawl_id = $cid AND p.url = f.page_url
-        LEFT JOIN anchors a ON a.page_url = f.page_url AND a.target = f.target
-        ORDER BY f.page_url, {SEVERITY_ORDER.replace('severity', 'f.severity')}, f.kind, f.target
+        ORDER BY f.page_url, {rank_sql('f.severity')}, f.kind, f.target
         LIMIT $limit
     """, {"cid": cid, "limit": limit})
 
@@ -252,7 +230,7 @@ def off_topic_blocks(cid: int, limit: int) -> Query:
     """Off-topic blocks grouped by block (the same teaser on many pages is one row)."""
     return Query("off_topic_blocks", """
         WITH b AS (
-            SELECT *, coalesce(nullif(regexp_extract(detail, '^“([^”]*)”', 1), ''), detail) AS block
+            SELECT *, coalesce(block_text, detail) AS block   -- detail: rows of a schema-1 database
             FROM flags WHERE crawl_id = $cid AND kind = 'off_topic_block')
         SELECT block, target, count(*) AS pages,
                list(page_url ORDER BY page_url)[1:20] AS page_urls,

@@ -8,7 +8,7 @@ import pytest
 from conftest import run_cli
 from crawler.config import Options
 from demo.server import HostSpec, Route, SiteServer
-from reports.recheck import Verdict, compare, with_stored_analysis_options
+from analysis.recheck import Verdict, compare, with_stored_analysis_options
 
 WIDE = {"COLUMNS": "220"}   # rich wraps at the terminal width; keep one finding per line
 

@@ -53,10 +53,11 @@ def add_crawl(con, pages: dict[str, str | None], flags: list[tuple], status: str
              "nofollow": False, "anchor_text": text} for i, (src, href, text) in enumerate(links)])
     store.finish_crawl(con, cid, status, {})
     if analysed:
+        anchors = {(SITE + src, href): text for src, href, text in links}
         store.write_flags(con, cid, "links", [
             {"kind": kind, "page_url": SITE + path, "severity": KINDS[kind], "target": target,
-             "detail": detail, "suggestion": "Fix the link."} for kind, path, target, detail in flags],
-            KINDS)
+             "detail": detail, "suggestion": "Fix the link.", "anchor_text": anchors.get((SITE + path, target))}
+            for kind, path, target, detail in flags], KINDS)
         store.finalize_flags(con, cid)
         con.execute("UPDATE crawls SET analysed_at = ? WHERE crawl_id = ?", [store.utcnow(), cid])
     time.sleep(0.01)  # distinct started_at, so first_seen tells crawls apart

@@ -18,7 +18,7 @@ from conftest import ROOT, run_cli
 from crawler import store
 from crawler.config import Options
 from reports import write_report
-from reports.browser import Chromium, find_chromium
+from bench.browser import Chromium, find_chromium
 
 DOCS_SCREENSHOT = ROOT / "docs" / "report-screenshot.png"
 PORT_WAIT = 120   # seconds to wait for the demo's fixed ports if another demo holds them

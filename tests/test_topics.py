@@ -335,7 +335,7 @@ def test_quote(text, expected):
 ])
 def test_bad_options_name_the_fix(change, message):
     with pytest.raises(ConfigError, match=message):
-        topics.check_options(TopicsOptions(**change))
+        TopicsOptions(**change)
 
 
 # --- the clinic site ---------------------------------------------------------------------------
