@@ -10,7 +10,7 @@ from http import HTTPStatus
 from urllib.parse import unquote
 
 from crawler import store
-from analysis.findings import Finding, kinds_of, severity_for
+from analysis.findings import Finding, kinds_of
 from crawler.config import Options
 from crawler.urls import UNFETCHABLE_SCHEMES, host_key
 
@@ -54,7 +54,7 @@ def severity(rule: str, options: Options) -> str:
         return options.links.severity[rule]
     if rule == "external_auth":
         return options.links.external_auth_severity
-    return severity_for(options.severity, kind) if kind in options.severity else default
+    return options.severity.get(kind, default)   # a kind-level [severity] override wins over the rule's default
 
 
 # --- plain rules ------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from analysis.findings import at_or_above, rank, severity_for
 from crawler import store
-from crawler.config import LinksOptions, OnpageOptions, Options, ReadabilityOptions, TopicsOptions
+from analysis.options import LinksOptions, OnpageOptions, ReadabilityOptions, TopicsOptions
+from crawler.config import Options
 from crawler.errors import AuditError
 from crawler.urls import host_key, normalize
 
