@@ -245,9 +245,9 @@ def cmd_merge(args, options: Options) -> int:
         say(options, f"Crawl {crawl_id} of {info['site']}: merged from {len(args.worker_dbs)} workers, {info['status']}")
         print_crawl_summary(con, crawl_id, options)
         if options.redis:
-            from crawler.distributed import RedisCoordinator, connect
+            from crawler.distributed import RedisState, connect
 
-            RedisCoordinator(connect(options.redis), info["site"]).clear()
+            RedisState(connect(options.redis), info["site"]).clear()
             say(options, "Redis keys of the crawl cleared: the next distributed crawl starts afresh.")
         return EXIT_OK
     finally:

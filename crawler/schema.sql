@@ -19,10 +19,15 @@ CREATE TABLE IF NOT EXISTS crawls (
     options       JSON,                  -- the effective options of the crawl
     started_at    TIMESTAMP NOT NULL,    -- UTC
     finished_at   TIMESTAMP,             -- UTC; NULL while running
-    status        VARCHAR NOT NULL,      -- running | finished | interrupted | failed
+    status        VARCHAR NOT NULL,      -- running | finished | partial (the site stopped answering
+                                         -- midway) | failed (no page of the site could be read) |
+                                         -- interrupted (Ctrl-C, SIGTERM, disk full, or found dead)
     pages_crawled INTEGER DEFAULT 0,     -- HTML pages of the site that were parsed
-    stats         JSON,                  -- crawl counters (requests, errors, traps, stop reason)
-    analysed_at   TIMESTAMP              -- when `analyse` last ran on it
+    stats         JSON,                  -- crawl counters (requests, errors, traps, stop reason, verdict)
+    analysed_at   TIMESTAMP,             -- when `analyse` last ran on it
+    pid           INTEGER,               -- process writing it while running; NULL once it ended
+    hostname      VARCHAR,               -- machine of that process
+    heartbeat_at  TIMESTAMP              -- UTC; last batch of rows committed (a killed crawl's last sign of life)
 );
 
 -- responses: one row per URL the crawl fetched or decided not to fetch, on the site's hosts
