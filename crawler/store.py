@@ -10,6 +10,7 @@ import os
 import re
 import socket
 from datetime import datetime, timezone
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -331,6 +332,42 @@ def iter_batches(con, sql: str, params: list | None = None, size: int = 2000):
 
 
 # --- findings -------------------------------------------------------------------------------
+
+CRAWL_TABLES = frozenset({"crawls", "responses", "pages", "blocks", "links", "sitemap_urls"})
+
+
+@contextmanager
+def analysis_replaced(con, crawl_id: int):
+    """Re-analysing a crawl replaces its findings and analysis rows all or nothing.
+
+    The analyses stream their input through cursors, which do not see an open transaction of
+    the connection, so one transaction cannot hold them; instead the crawl's current rows of
+    every analysis table (flags and the rest, found by their crawl_id column) are kept aside
+    and put back if the analyses stop midway (Ctrl-C, an error). While they run the crawl is
+    not `analysed` (analysed_at NULL), so a process killed outright leaves no half-analysed
+    crawl for `report` to write; `analyse` again restores status and first_seen exactly."""
+    c = int(crawl_id)
+    tables = sorted(t for (t,) in con.execute(
+        "SELECT DISTINCT table_name FROM information_schema.columns WHERE column_name = 'crawl_id' "
+        "AND table_schema = 'main'").fetchall() if t not in CRAWL_TABLES)
+    analysed_at = con.execute("SELECT analysed_at FROM crawls WHERE crawl_id = ?", [c]).fetchone()[0]
+    for t in tables:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _kept_{t} AS SELECT * FROM {t} WHERE crawl_id = {c}")
+    con.execute("UPDATE crawls SET analysed_at = NULL WHERE crawl_id = ?", [c])
+    try:
+        yield
+    except BaseException:
+        con.begin()
+        for t in tables:
+            con.execute(f"DELETE FROM {t} WHERE crawl_id = {c}")
+            con.execute(f"INSERT INTO {t} SELECT * FROM _kept_{t}")
+        con.execute("UPDATE crawls SET analysed_at = ? WHERE crawl_id = ?", [analysed_at, c])
+        con.commit()
+        raise
+    finally:
+        for t in tables:
+            con.execute(f"DROP TABLE IF EXISTS _kept_{t}")
+
 
 def write_flags(con, crawl_id: int, analysis: str, rows: Iterable[dict], kinds: Iterable[str]) -> int:
     """Replace the findings of these kinds for the crawl with rows; one per (kind, page_url, target).
