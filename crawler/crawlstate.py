@@ -188,10 +188,15 @@ def _row_count(con, crawl_id: int) -> int:
                for t in ("responses", "pages", "blocks", "links"))
 
 
-def forget_responses(con, crawl_id: int, urls: list[str]) -> None:
-    """Drop the rows of URLs the crawl did not really reach (the site had stopped answering)."""
-    if urls:
-        con.execute("DELETE FROM responses WHERE crawl_id = ? AND list_contains(?, url)", [crawl_id, urls])
+def forget_unanswered(con, crawl_id: int, since, errors: Iterable[str], statuses: Iterable[int]) -> int:
+    """Drop the site's rows that got no answer from `since` on (the site had stopped
+    answering): those pages were not reached, rather than broken. Returns how many."""
+    params = [crawl_id, since, list(errors), list(statuses)]
+    where = ("crawl_id = ? AND is_internal AND fetched_at >= ? AND (list_contains(?, error) "
+             "OR list_contains(?, status))")
+    n = con.execute(f"SELECT count(*) FROM responses WHERE {where}", params).fetchone()[0]
+    con.execute(f"DELETE FROM responses WHERE {where}", params)
+    return n
 
 
 def start_url_outcomes(con, crawl_id: int, start_urls: list[str]) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from scrapy.crawler import CrawlerProcess
 from crawler import crawlstate, store
 from crawler.config import Options, to_json_dict
 from crawler.errors import AuditError, StoreError
+from crawler.outcomes import NO_ANSWER, NO_ANSWER_STATUSES
 from crawler.settings import crawl_settings
 from crawler.spider import AuditSpider, CrawlContext
 from crawler.urls import host_key, normalize
@@ -191,10 +192,11 @@ def _finish(con, crawler, ctx: CrawlContext, site: str, reason: str, jobdir: str
         "cached_external_checks": len(ctx.cached_used),
     })
     if ctx.site_down:
-        # The run of requests that got no answer: not reached, rather than broken.
-        crawlstate.forget_responses(con, crawl_id, ctx.site_down["urls"])
-        stats["verdict"] = (f"the site stopped answering ({ctx.site_down['error']} on "
-                            f"{len(ctx.site_down['urls'])} pages in a row)")
+        down = ctx.site_down
+        stats["not_reached"] = crawlstate.forget_unanswered(con, crawl_id, down["since"], NO_ANSWER,
+                                                            NO_ANSWER_STATUSES)
+        stats["verdict"] = (f"the site stopped answering ({down['error']} on {down['count']} pages "
+                            f"in a row from {down['since']:%H:%M:%S} UTC)")
     store.finish_crawl(con, crawl_id, status, stats)
     pages = store.crawl_info(con, crawl_id)["pages_crawled"]
     if status in ("finished", "partial") and not pages:

@@ -53,7 +53,7 @@ class CrawlContext:
     rebuild: bool = False                     # resume from the database's rows, not the job folder
     shared_state: Any = None                  # RedisState when crawling with several workers
     fatal: Exception | None = None            # a write failed (disk full): the crawl stops
-    site_down: dict | None = None             # the site stopped answering: {error, urls}
+    site_down: dict | None = None             # the site stopped answering: {error, count, since}
 
 
 def _utf8_or_none(body: bytes) -> str | None:
@@ -369,21 +369,24 @@ class AuditSpider(scrapy.Spider):
     def heard_from(self, response) -> None:
         """Any answer from the site's hosts (but a gateway's 502-504) ends a run of silence."""
         if host_key(response.meta.get("url", response.url)) in self.ctx.site_hosts \
-                and response.status not in NO_ANSWER_STATUSES:
+                and response.status not in NO_ANSWER_STATUSES and not self.ctx.site_down:
             self.no_answer.clear()
 
-    def no_answer_from_site(self, request, error: str | None, status: int | None = None) -> None:
+    def no_answer_from_site(self, request, row: dict) -> None:
         """Count site requests in a row that got no answer; SITE_DOWN_STREAK of them: the site is
         down, and the crawl stops as `partial` instead of reporting its pages as broken."""
         url = request.meta.get("url", request.url)
-        if request.meta.get("purpose") != "crawl" or host_key(url) not in self.ctx.site_hosts:
+        if request.meta.get("purpose") != "crawl" or host_key(url) not in self.ctx.site_hosts \
+                or self.ctx.site_down:
             return
+        error, status = row.get("error"), row.get("status")
         if not (error in NO_ANSWER or status in NO_ANSWER_STATUSES):
             self.no_answer.clear()
             return
-        self.no_answer.append(url)
-        if len(self.no_answer) >= SITE_DOWN_STREAK and not self.ctx.site_down:
-            self.ctx.site_down = {"error": error or str(status), "urls": list(self.no_answer)}
+        self.no_answer.append(row["fetched_at"])
+        if len(self.no_answer) >= SITE_DOWN_STREAK:
+            self.ctx.site_down = {"error": error or str(status), "count": len(self.no_answer),
+                                  "since": self.no_answer[0]}
             self.logger.error("The site stopped answering (%s): stopping the crawl", error or status)
             raise CloseSpider("site_unreachable")
 
@@ -401,7 +404,7 @@ class AuditSpider(scrapy.Spider):
             return
         if not (200 <= response.status < 300) or not isinstance(response, TextResponse):
             yield FetchItem(row)
-            self.no_answer_from_site(response.request, None, response.status)
+            self.no_answer_from_site(response.request, row)
             return
         ctype = (row["content_type"] or "").lower()
         if ctype and not any(t in ctype for t in HTML_TYPES):
@@ -554,5 +557,6 @@ class AuditSpider(scrapy.Spider):
             error = f"too large (over the {self.options.max_bytes:,}-byte limit)"
         if outcome == "error":
             self.counters["errors"] += 1
-        yield FetchItem(self._row(request, outcome=outcome, error=error, bytes=size))
-        self.no_answer_from_site(request, error)
+        row = self._row(request, outcome=outcome, error=error, bytes=size)
+        yield FetchItem(row)
+        self.no_answer_from_site(request, row)
