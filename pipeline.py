@@ -36,7 +36,7 @@ HELP = {
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not a usage dump
-        raise AuditError(f"{message} (see `python pipeline.py {self.prog.split()[-1]} --help`)")
+        raise AuditError(f"{message} (see `python {self.prog} --help`)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,7 +98,50 @@ def options_from(args) -> Options:
 
 
 def say(options: Options, text: str = "") -> None:
-    print(text, flush=True)
+    """Print a result line. A stdout that cannot be written (a full disk, `| head -1` gone)
+    must not stop the crawl, analysis or report: printing stops, the work goes on."""
+    global _stdout_ok
+    if not _stdout_ok:
+        return
+    try:
+        print(text, flush=True)
+    except (OSError, ValueError):
+        _stdout_ok = False
+        _silence_stdout()
+
+
+_stdout_ok = True
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail either
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def open_db(options: Options):
+    """Open the database for writing; crawls left `running` by a process that is gone are
+    closed as interrupted (and said so), so --resume can continue them."""
+    from crawler import store
+    from crawler.crawlstate import close_dead_crawls
+
+    con = store.open_store(options.db)
+    try:
+        for dead in close_dead_crawls(con):
+            who = f"process {dead['pid']}" if dead.get("pid") else "its process"
+            print(f"Note: crawl {dead['crawl_id']} of {dead['site']} was left running by {who}, which "
+                  f"is gone (killed or a power cut): marked interrupted with its "
+                  f"{dead['pages_crawled']} pages; continue it with `python pipeline.py crawl --resume "
+                  f"--site {dead['site']} --db {options.db}`", file=sys.stderr)
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def print_crawl_summary(con, crawl_id: int, options: Options) -> None:
@@ -108,40 +151,61 @@ def print_crawl_summary(con, crawl_id: int, options: Options) -> None:
 
 
 def cmd_crawl(options: Options, analyse: bool, report: bool) -> int:
-    from crawler import store
     from crawler.run import run_crawl
 
-    con = store.open_store(options.db)
+    if report:
+        from reports.folder import check_writable
+        check_writable(Path(options.out))  # before a long crawl, not after it
+    con = open_db(options)
     try:
         result = run_crawl(con, options.db, options)
         if not options.quiet:
-            print(file=sys.stderr)
+            try:
+                print(file=sys.stderr)
+            except OSError:
+                pass
         say(options, f"Crawl {result.crawl_id} of {result.site}: {result.status}")
         print_crawl_summary(con, result.crawl_id, options)
         if result.status == "interrupted":
             say(options, f"Interrupted: what was fetched is kept. Continue with: "
                          f"python pipeline.py crawl --resume --site {result.site} --db {options.db}")
             return EXIT_INTERRUPTED
+        code = EXIT_OK
         if analyse:
             code = do_analyse(con, result.crawl_id, options)
             if report:
                 do_report(con, result.crawl_id, options)
-            return code
-        return EXIT_OK
+        if result.status in ("failed", "partial"):
+            # The site could not be seen (whole): never a quiet "no findings". The report says so too.
+            raise AuditError(crawl_verdict_line(result, options))
+        return code
     finally:
         con.close()
 
 
+def crawl_verdict_line(result, options: Options) -> str:
+    if result.status == "failed":
+        return (f"the crawl could not see the site, {result.verdict}. Check the start URLs and that "
+                "the site is up, then run again")
+    return (f"crawl {result.crawl_id} is partial: {result.verdict}, so its findings cover only the pages "
+            f"reached. Run again when the site is back, or continue it with `python pipeline.py crawl "
+            f"--resume --site {result.site} --db {options.db}`")
+
+
 def do_analyse(con, crawl_id: int, options: Options) -> int:
     import analysis
+    from crawler import store
 
-    counts = analysis.run_all(con, crawl_id, options)
+    # All or nothing: Ctrl-C midway leaves the last analysis whole (status, first_seen).
+    with store.analysis_replaced(con, crawl_id):
+        counts = analysis.run_all(con, crawl_id, options)
     say(options, "Findings:")
     for kind, n in counts.items():
         if n:
             say(options, f"  {kind:26} {n}")
     if not any(counts.values()):
-        say(options, "  none")
+        status = store.crawl_info(con, crawl_id)["status"]
+        say(options, "  none" if status == "finished" else f"  none on the pages reached (the crawl is {status})")
     return fail_on_code(con, crawl_id, options)
 
 
@@ -166,12 +230,10 @@ def do_report(con, crawl_id: int, options: Options) -> None:
 
 def open_existing(options: Options):
     """The database of earlier crawls: a missing file is an error, not a new empty database."""
-    from crawler import store
-
     if not Path(options.db).exists():
         raise AuditError(f"database {options.db} does not exist: crawl first "
                          f"(python pipeline.py crawl URL --db {options.db}) or pass --db")
-    return store.open_store(options.db)
+    return open_db(options)
 
 
 def stored_crawl(con, args, options: Options) -> int:
@@ -236,16 +298,16 @@ def cmd_merge(args, options: Options) -> int:
     from crawler import store
     from crawler.merge import merge_workers
 
-    con = store.open_store(options.db)
+    con = open_db(options)
     try:
         crawl_id = merge_workers(con, args.worker_dbs)
         info = store.crawl_info(con, crawl_id)
         say(options, f"Crawl {crawl_id} of {info['site']}: merged from {len(args.worker_dbs)} workers, {info['status']}")
         print_crawl_summary(con, crawl_id, options)
         if options.redis:
-            from crawler.distributed import RedisCoordinator, connect
+            from crawler.distributed import RedisState, connect
 
-            RedisCoordinator(connect(options.redis), info["site"]).clear()
+            RedisState(connect(options.redis), info["site"]).clear()
             say(options, "Redis keys of the crawl cleared: the next distributed crawl starts afresh.")
         return EXIT_OK
     finally:
@@ -280,17 +342,33 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_merge(args, options)
         return cmd_recheck(args, options)
     except AuditError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return error_line(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
-        print("Error: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return error_line("interrupted", EXIT_INTERRUPTED)
     except Exception as exc:  # a bug, not bad input: still one line, the traceback with -v
+        import duckdb
+        from crawler.store import is_disk_full, write_error
+
+        if isinstance(exc, (OSError, duckdb.Error)) and (is_disk_full(exc) or "permission denied" in str(exc).lower()):
+            return error_line(str(write_error(exc, f"to {getattr(exc, 'filename', None) or 'the database or report'}")),
+                              EXIT_USAGE)
         if "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv):
             raise
-        print(f"Error: internal error, {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-              "(run again with -v for the traceback, and please report it)", file=sys.stderr)
-        return EXIT_USAGE
+        return error_line(f"internal error, {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+                          "(run again with -v for the traceback, and please report it)", EXIT_USAGE)
+    finally:
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            _silence_stdout()
+
+
+def error_line(text: str, code: int) -> int:
+    try:
+        print(f"Error: {text}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+    return code
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from defaults, the TOML config file and the command line, and validated once, at
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -61,7 +62,7 @@ def _check_type(name: str, value: Any, default: Any) -> Any:
             raise ConfigError(f"option {name} must be a whole number, not {value!r}")
         return value
     if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ConfigError(f"option {name} must be a number, not {value!r}")
         return float(value)
     if isinstance(default, list):
@@ -103,9 +104,13 @@ def load_config(path: str | Path | None) -> Options:
         return options
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))  # a BOM (Windows editors) is fine
     except FileNotFoundError:
         raise ConfigError(f"config file {p} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {p} is a folder: pass the TOML file in it, like --config {p}/audit.toml") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
     options = _merge(options, data)
@@ -121,14 +126,25 @@ def apply_overrides(options: Options, overrides: dict[str, Any]) -> Options:
     return options
 
 
+# Crawl options with a lower bound: (name, least value, example). A value below it means nothing.
+CRAWL_MINIMUMS = (("max_pages", 1, 10_000), ("max_depth", 0, 50), ("concurrency", 1, 8),
+                  ("external_concurrency", 1, 2), ("max_bytes", 1, 10_000_000), ("trap_chain", 1, 50),
+                  ("max_query_length", 0, 300), ("max_path_segments", 1, 20))
+
+
 def validate(options: Options) -> None:
     if options.fail_on not in (None, *FAIL_ON):
         raise ConfigError(f"fail_on must be error or warning, not {options.fail_on!r}")
-    for name in ("max_pages", "max_depth", "concurrency", "external_concurrency", "max_bytes"):
-        if getattr(options, name) < (0 if name == "max_depth" else 1):
-            raise ConfigError(f"{name} must be at least {0 if name == 'max_depth' else 1}")
-    if options.timeout <= 0:
+    for name, least, example in CRAWL_MINIMUMS:
+        if getattr(options, name) < least:
+            raise ConfigError(f"{name} must be at least {least}, like {name} = {example}")
+    if not (math.isfinite(options.timeout) and options.timeout > 0):
         raise ConfigError("timeout must be a positive number of seconds, like --timeout 20")
+    for name, example in (("delay", 0.5), ("worker_timeout", 15)):
+        value = getattr(options, name)
+        if not (math.isfinite(value) and value >= (0 if name == "delay" else 1)):
+            raise ConfigError(f"{name} must be {'0 or more' if name == 'delay' else 'at least 1'} "
+                              f"seconds, like {name} = {example}")
     check_severity_table(options.severity)
 
 

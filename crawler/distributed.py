@@ -9,20 +9,17 @@ import socket
 import time
 
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
+from twisted.internet import task
 
+from crawler.crawlstate import IdleStep
 from crawler.errors import AuditError
+from crawler.scheduler import TracksInflight
 
 HEARTBEAT_SECONDS = 2.0
 
 
-class AuditRedisScheduler(RedisScheduler):
-    """scrapy-redis' scheduler, telling the spider which requests it took from the shared queue."""
-
-    def next_request(self):
-        request = super().next_request()
-        if request is not None:
-            self.spider.track_inflight(request)
-        return request
+class AuditRedisScheduler(TracksInflight, RedisScheduler):
+    """scrapy-redis' scheduler, telling the crawl state which requests it took from the shared queue."""
 
 
 def key_prefix(site: str) -> str:
@@ -58,10 +55,16 @@ def connect(redis_url: str):
     return client
 
 
-class RedisCoordinator:
-    """What the workers of one distributed crawl share, besides Scrapy's queue and filter."""
+class RedisState:
+    """The crawl state (crawler.crawlstate.CrawlState) the workers of one distributed crawl share,
+    besides Scrapy's queue and filter. A worker's requests in flight leave Redis only once their
+    rows are on its disk; a worker whose heartbeat stops has them taken over by another."""
+
+    shared = True
 
     def __init__(self, client, site: str, stale_seconds: float = 15.0):
+        self.spider = None
+        self.beat = None
         self.r = client
         self.stale = max(stale_seconds, 2 * HEARTBEAT_SECONDS)  # silent this long: the worker is gone
         self.heartbeat_seconds = HEARTBEAT_SECONDS
@@ -71,7 +74,21 @@ class RedisCoordinator:
     def k(self, name: str) -> str:
         return self.prefix + name
 
+    def bind(self, spider) -> "RedisState":
+        self.spider = spider
+        return self
+
     # --- set-up and teardown -----------------------------------------------------------------
+
+    def opened(self) -> None:
+        self.heartbeat()
+        self.beat = task.LoopingCall(self.heartbeat)
+        self.beat.start(self.heartbeat_seconds, now=False)
+
+    def closed(self, clean: bool) -> None:
+        if self.beat is not None and self.beat.running:
+            self.beat.stop()
+        self.leave(clean=clean)
 
     def check_not_finished(self) -> None:
         if self.r.exists(self.k("done")):
@@ -98,12 +115,19 @@ class RedisCoordinator:
     def trap_once(self, shape: str) -> bool:
         return bool(self.r.sadd(self.k("trapped"), shape))
 
+    def take_sitemap(self, limit: int) -> bool:
+        return int(self.r.incr(self.k("sitemaps_read"))) <= limit
+
     # --- requests in flight ------------------------------------------------------------------
 
-    def inflight_add(self, url: str, request_dict: dict) -> None:
-        self.r.hset(self.k(f"inflight:{self.worker}"), url, pickle.dumps(request_dict, protocol=4))
+    def inflight_add(self, request) -> None:
+        data = request.to_dict(spider=self.spider)
+        self.r.hset(self.k(f"inflight:{self.worker}"), request.meta["url"], pickle.dumps(data, protocol=4))
 
-    def inflight_done(self, urls: list[str]) -> None:
+    def answered(self, request) -> None:
+        pass  # forgotten only once its rows are on disk (rows_on_disk)
+
+    def rows_on_disk(self, urls: list[str]) -> None:
         """Called once the rows of these URLs are on disk: only then are they safe to forget."""
         if urls:
             self.r.hdel(self.k(f"inflight:{self.worker}"), *urls)
@@ -169,3 +193,19 @@ class RedisCoordinator:
 
     def mark_done(self) -> None:
         self.r.set(self.k("done"), self.worker)
+
+    # --- when the queue runs dry ----------------------------------------------------------------
+
+    def idle(self) -> IdleStep:
+        """Wait while the shared crawl has work, take over a dead worker's requests, run the
+        sitemap pass once (one worker), then mark the crawl done."""
+        self.spider.ctx.writer.flush()
+        if not self.is_seed_complete():
+            return IdleStep(wait=True)
+        reclaimed = self.reclaim_stale()
+        if reclaimed or self.queue_length() or self.busy_elsewhere():
+            return IdleStep(reclaimed=reclaimed, wait=True)
+        if self.claim_sitemap_pass():
+            return IdleStep(sitemap_urls=self.sitemap_urls(), wait=True)
+        self.mark_done()
+        return IdleStep()

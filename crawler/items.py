@@ -13,11 +13,13 @@ class FetchItem:
 
 @dataclass(slots=True)
 class PageItem:
-    """One parsed HTML page: its `pages` row, and its `blocks` and `links` rows."""
+    """One parsed HTML page: its `responses` and `pages` rows, and its `blocks` and `links`
+    rows, stored together in one transaction."""
     url: str
     page: dict
     blocks: list[dict] = field(default_factory=list)
     links: list[dict] = field(default_factory=list)
+    response: dict | None = None
 
 
 @dataclass(slots=True)

@@ -1,9 +1,11 @@
-"""The item pipeline: turns the spider's items into rows and hands them to the store in batches."""
+"""The item pipeline: turns the spider's items into rows and hands them to the store in batches.
+A failed write (disk full) stops the crawl at once, with the reason kept for the CLI."""
 
 from __future__ import annotations
 
 import time
 
+from crawler.errors import StoreError
 from crawler.items import DoneItem, FetchItem, PageItem, SitemapItem
 
 FLUSH_SECONDS = 5.0  # an abrupt stop loses at most this much of the crawl
@@ -20,27 +22,45 @@ class DuckDBPipeline:
 
     def process_item(self, item, spider=None):
         ctx = self.crawler.spider.ctx
-        writer = ctx.writer
-        if isinstance(item, FetchItem):
-            writer.add("responses", item.row)
-            writer.done.append(item.row["url"])  # a response's FetchItem comes after its other items
-        elif isinstance(item, PageItem):
-            writer.add("pages", item.page)
-            cid = ctx.crawl_id
-            for block in item.blocks:
-                writer.add("blocks", {"crawl_id": cid, "page_url": item.url, **block})
-            for link in item.links:
-                writer.add("links", {"crawl_id": cid, "source_url": item.url, **link})
-        elif isinstance(item, DoneItem):
-            writer.done.append(item.url)
-        elif isinstance(item, SitemapItem):
-            for url in item.urls:
-                writer.add("sitemap_urls", {"crawl_id": ctx.crawl_id, "url": url, "sitemap": item.sitemap})
-        now = time.monotonic()
-        if now - self.last_flush > FLUSH_SECONDS:
-            writer.flush()
-            self.last_flush = now
+        if ctx.fatal:
+            return item  # the crawl is stopping: nothing more can be stored
+        try:
+            self._store(ctx, item)
+            now = time.monotonic()
+            if now - self.last_flush > FLUSH_SECONDS:
+                ctx.writer.flush()
+                self.last_flush = now
+        except StoreError as exc:
+            ctx.fatal = exc
+            self.crawler.spider.stop("store_failed")
         return item
 
+    @staticmethod
+    def _store(ctx, item) -> None:
+        writer = ctx.writer
+        with writer.unit():  # one item's rows reach the database together
+            if isinstance(item, FetchItem):
+                writer.add("responses", item.row)
+                writer.done.append(item.row["url"])
+            elif isinstance(item, PageItem):
+                cid = ctx.crawl_id
+                writer.add("responses", item.response)
+                writer.add("pages", item.page)
+                for block in item.blocks:
+                    writer.add("blocks", {"crawl_id": cid, "page_url": item.url, **block})
+                for link in item.links:
+                    writer.add("links", {"crawl_id": cid, "source_url": item.url, **link})
+                writer.done.append(item.url)
+            elif isinstance(item, DoneItem):
+                writer.done.append(item.url)
+            elif isinstance(item, SitemapItem):
+                for url in item.urls:
+                    writer.add("sitemap_urls", {"crawl_id": ctx.crawl_id, "url": url, "sitemap": item.sitemap})
+
     def close_spider(self, spider=None):
-        self.crawler.spider.ctx.writer.flush()
+        ctx = self.crawler.spider.ctx
+        if not ctx.fatal:
+            try:
+                ctx.writer.flush()
+            except StoreError as exc:
+                ctx.fatal = exc

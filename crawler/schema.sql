@@ -20,10 +20,15 @@ CREATE TABLE IF NOT EXISTS crawls (
     options       JSON,                  -- the effective options of the crawl
     started_at    TIMESTAMP NOT NULL,    -- UTC
     finished_at   TIMESTAMP,             -- UTC; NULL while running
-    status        VARCHAR NOT NULL,      -- running | finished | interrupted | failed
+    status        VARCHAR NOT NULL,      -- running | finished | partial (the site stopped answering
+                                         -- midway) | failed (no page of the site could be read) |
+                                         -- interrupted (Ctrl-C, SIGTERM, disk full, or found dead)
     pages_crawled INTEGER DEFAULT 0,     -- HTML pages of the site that were parsed
-    stats         JSON,                  -- crawl counters (requests, errors, traps, stop reason)
-    analysed_at   TIMESTAMP              -- when `analyse` last ran on it
+    stats         JSON,                  -- crawl counters (requests, errors, traps, stop reason, verdict)
+    analysed_at   TIMESTAMP,             -- when `analyse` last ran on it
+    pid           INTEGER,               -- process writing it while running; NULL once it ended
+    hostname      VARCHAR,               -- machine of that process
+    heartbeat_at  TIMESTAMP              -- UTC; last batch of rows committed (a killed crawl's last sign of life)
 );
 
 -- responses: one row per URL the crawl fetched or decided not to fetch, on the site's hosts
@@ -179,6 +184,9 @@ CREATE TABLE IF NOT EXISTS topic_labels (
 
 -- Upgrades of a database made by an earlier schema version: columns added since, in order.
 -- (CREATE TABLE IF NOT EXISTS leaves an existing table as it was.)
--- 2: flags.anchor_text and flags.block_text.
+-- 2: flags.anchor_text and flags.block_text; crawls.pid, hostname and heartbeat_at.
 ALTER TABLE flags ADD COLUMN IF NOT EXISTS anchor_text VARCHAR;
 ALTER TABLE flags ADD COLUMN IF NOT EXISTS block_text VARCHAR;
+ALTER TABLE crawls ADD COLUMN IF NOT EXISTS pid INTEGER;
+ALTER TABLE crawls ADD COLUMN IF NOT EXISTS hostname VARCHAR;
+ALTER TABLE crawls ADD COLUMN IF NOT EXISTS heartbeat_at TIMESTAMP;

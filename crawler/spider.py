@@ -10,28 +10,31 @@ from typing import Any, Iterator
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider, IgnoreRequest, StopDownload
-from scrapy import exceptions as scrapy_errors
+from scrapy.exceptions import CloseSpider, DontCloseSpider, StopDownload
 from scrapy.http import Request, TextResponse
+from scrapy.utils.request import request_from_dict
 from scrapy.utils.sitemap import Sitemap
 from w3lib.encoding import html_to_unicode
-from scrapy.utils.request import request_from_dict
-from twisted.internet import task
-from twisted.internet.error import (ConnectionDone, ConnectionLost, ConnectionRefusedError,
-                                    DNSLookupError, TCPTimedOutError, TimeoutError)
-from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-from crawler import store
+from crawler import crawlstate, store
 from crawler.config import Options
+from crawler.crawlstate import LocalState
 from crawler.extract import extract
 from crawler.items import DoneItem, FetchItem, PageItem, SitemapItem
+from crawler.outcomes import NO_ANSWER, NO_ANSWER_STATUSES, describe_failure
 from crawler.urls import host_key, normalize, strip_tracking, trap_reason, url_shape
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 HEAD_FALLBACK = {400, 403, 405, 406, 409, 501}   # servers that refuse HEAD but answer GET
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024             # the sitemaps.org limit, uncompressed
+SITEMAP_MAX_FILES = 1000                         # sitemap files read per crawl at most
+SITEMAP_MAX_NESTING = 3                          # index -> index -> sitemap; deeper is not followed
 SITEMAP_LINE = re.compile(rb"^\s*sitemap\s*:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 SITEMAP_PRIORITY = -1_000_000                    # after every linked page: links decide depth
+ROBOTS_MAX_BYTES = 500 * 1024                    # Google reads this much of a robots.txt
+MAX_REDIRECTS = 20                               # hops followed per chain, as browsers do
+MAX_URL_CHARS = 8192                             # longer URLs are refused by common servers
+SITE_DOWN_STREAK = 20                            # site requests in a row without an answer: it is down
 TOO_LARGE_SIZE = re.compile(r"(?:receive|received) (\d+) bytes")
 
 
@@ -47,47 +50,10 @@ class CrawlContext:
     cached: dict[str, str | None] = field(default_factory=dict)  # fresh external checks: url -> redirect_to
     cached_used: set[str] = field(default_factory=set)
     resumed: bool = False
-    coord: Any = None                         # RedisCoordinator when crawling with several workers
-
-
-class _Never(Exception):
-    pass
-
-
-def _scrapy_error(name: str) -> type[BaseException]:
-    # Scrapy 2.13+ wraps Twisted's errors in its own types; older releases lack them.
-    return getattr(scrapy_errors, name, _Never)
-
-
-def describe_failure(failure) -> tuple[str, str]:
-    """(outcome, error) for a failed request: what an editor reads in the report."""
-    exc = failure.value
-    if isinstance(exc, IgnoreRequest):
-        text = str(exc)
-        if "robots.txt" in text.lower():
-            return "blocked_by_robots", "blocked by robots.txt"
-        return "error", f"not fetched: {text[:200]}"
-    if isinstance(exc, (TimeoutError, TCPTimedOutError, _scrapy_error("DownloadTimeoutError"))):
-        return "error", "timeout"
-    if isinstance(exc, (ConnectionRefusedError, _scrapy_error("DownloadConnectionRefusedError"))):
-        return "error", "connection refused"
-    if isinstance(exc, (DNSLookupError, _scrapy_error("CannotResolveHostError"))):
-        return "error", "DNS lookup failed"
-    if isinstance(exc, _scrapy_error("UnsupportedURLSchemeError")):
-        return "error", "invalid URL: unsupported scheme"
-    text = f"{type(exc).__name__}: {exc}"
-    if any(w in text.lower() for w in ("maxsize", "max size", "exceeded")):
-        return "error", "too large"
-    if "SSL" in text or "TLS" in text or "certificate" in text.lower():
-        return "error", "TLS error"
-    if isinstance(exc, (ResponseNeverReceived, ResponseFailed, ConnectionLost, ConnectionDone)):
-        reasons = " ".join(str(r.value) for r in getattr(exc, "reasons", []) or [])
-        if "SSL" in reasons or "certificate" in reasons.lower():
-            return "error", "TLS error"
-        if "maxsize" in reasons.lower() or "cancel" in reasons.lower():
-            return "error", "too large"
-        return "error", "connection lost"
-    return "error", text[:200]
+    rebuild: bool = False                     # resume from the database's rows, not the job folder
+    shared_state: Any = None                  # RedisState when crawling with several workers
+    fatal: Exception | None = None            # a write failed (disk full): the crawl stops
+    site_down: dict | None = None             # the site stopped answering: {error, count, since}
 
 
 def _utf8_or_none(body: bytes) -> str | None:
@@ -118,75 +84,78 @@ class AuditSpider(scrapy.Spider):
         self.ctx = ctx
         self.options = ctx.options
         self.state: dict = {}  # replaced by Scrapy's SpiderState from JOBDIR when resuming
+        self.crawl_state: crawlstate.CrawlState = ctx.shared_state.bind(self) if ctx.shared_state \
+            else LocalState(self)
         self.counters = {"pages": 0, "responses": 0, "errors": 0, "links": 0}
         # URLs already handed to Scrapy: most links (menus, footers) repeat on every page, and
         # skipping them here saves building a Request and a fingerprint the duplicate filter drops.
         self.requested: set[str] = set()
+        self.no_answer: list[str] = []  # site URLs in a row that got no answer
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
-        crawler.signals.connect(spider.on_scheduled, signal=signals.request_scheduled)
-        crawler.signals.connect(spider.on_dropped, signal=signals.request_dropped)
-        crawler.signals.connect(spider.on_headers, signal=signals.headers_received)
-        crawler.signals.connect(spider.on_opened, signal=signals.spider_opened)
-        crawler.signals.connect(spider.on_closed, signal=signals.spider_closed)
+        for handler, signal in ((spider.on_idle, signals.spider_idle),
+                                (spider.on_scheduled, signals.request_scheduled),
+                                (spider.on_dropped, signals.request_dropped),
+                                (spider.on_reached, signals.request_reached_downloader),
+                                (spider.on_headers, signals.headers_received),
+                                (spider.on_bytes, signals.bytes_received),
+                                (spider.on_opened, signals.spider_opened),
+                                (spider.on_closed, signals.spider_closed)):
+            crawler.signals.connect(handler, signal=signal)
         return spider
 
     def on_opened(self, spider=None):
-        coord = self.ctx.coord
-        if coord:
-            coord.heartbeat()
-            self.beat = task.LoopingCall(coord.heartbeat)
-            self.beat.start(coord.heartbeat_seconds, now=False)
-            self.ctx.writer.after_flush = coord.inflight_done
+        self.crawl_state.opened()
+        self.ctx.writer.after_flush = self.crawl_state.rows_on_disk
 
     def on_closed(self, spider=None, reason=None):
-        coord = self.ctx.coord
-        if coord:
-            if self.beat.running:
-                self.beat.stop()
-            coord.leave(clean=reason == "finished")
+        self.crawl_state.closed(clean=reason == "finished")
+
+    def stop(self, reason: str) -> None:
+        """Close the crawl from outside a callback (the item pipeline)."""
+        from scrapy.utils.defer import deferred_from_coro
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
 
     # --- budget and state -------------------------------------------------------------------
 
     def _st(self, key: str, default):
         return self.state.setdefault(key, default)
 
+    @staticmethod
+    def counts_as_page(request) -> bool:
+        """A page of max_pages: a site page asked for the first time (no retry, no redirect hop)."""
+        meta = request.meta
+        return meta.get("purpose") == "crawl" and not meta.get("retry_times") and not meta.get("hops")
+
     def on_scheduled(self, request, spider=None):
-        if request.meta.get("purpose") == "crawl" and not request.meta.get("retry_times"):
-            self.add_scheduled(1)
+        if self.counts_as_page(request):
+            self.crawl_state.add_scheduled(1)
 
     def on_dropped(self, request, spider=None):
-        if request.meta.get("purpose") == "crawl" and not request.meta.get("retry_times"):
-            self.add_scheduled(-1)
-
-    def add_scheduled(self, n: int) -> None:
-        if self.ctx.coord:
-            self.ctx.coord.add_scheduled(n)
-        else:
-            self.state["scheduled_pages"] = self._st("scheduled_pages", 0) + n
-
-    def track_inflight(self, request) -> None:
-        """Called by the scheduler for each request it hands out. Remembered until answered:
-        Ctrl-C drops requests in flight and --resume asks for them again. With several workers
-        they stay in Redis until their rows are on disk, so another worker can take them over."""
-        meta = request.meta
-        if "url" not in meta:
-            return
-        if self.ctx.coord:
-            self.ctx.coord.inflight_add(meta["url"], request.to_dict(spider=self))
-        elif meta.get("purpose") in ("crawl", "check"):
-            self._st("inflight", {})[meta["url"]] = (meta["purpose"], meta.get("depth"), meta.get("found_by"))
+        if self.counts_as_page(request):
+            self.crawl_state.add_scheduled(-1)
 
     def answered(self, request) -> None:
-        if not self.ctx.coord:
-            self._st("inflight", {}).pop(request.meta.get("url"), None)
+        self.crawl_state.answered(request)
 
     def budget_left(self) -> int:
-        used = self.ctx.coord.scheduled() if self.ctx.coord else self._st("scheduled_pages", 0)
-        return self.options.max_pages - used
+        return self.options.max_pages - self.crawl_state.scheduled()
+
+    def on_reached(self, request, spider=None):
+        # robots.txt (fetched by Scrapy's robots middleware too): read its first ROBOTS_MAX_BYTES
+        # whatever its size, instead of losing it whole at max_bytes.
+        if request.url.endswith("/robots.txt") and request.meta.get("dont_obey_robotstxt"):
+            request.meta["download_maxsize"] = 0
+            request.meta["read_at_most"] = ROBOTS_MAX_BYTES
+
+    def on_bytes(self, data, request, spider=None):
+        cap = request.meta.get("read_at_most")
+        if cap:
+            got = request.meta["bytes_seen"] = request.meta.get("bytes_seen", 0) + len(data)
+            if got >= cap:
+                raise StopDownload(fail=False)
 
     def on_headers(self, headers, body_length, request, spider=None):
         """Stop downloading bodies we will not parse: checks, and non-HTML files of the site."""
@@ -201,32 +170,33 @@ class AuditSpider(scrapy.Spider):
     # --- requests -------------------------------------------------------------------------------
 
     def page_request(self, url: str, depth: int | None, found_by: str, shape: str = "",
-                     run: int = 1, priority: int | None = None) -> Request:
+                     run: int = 1, priority: int | None = None, hops: int = 0) -> Request:
         return Request(
             url, callback=self.parse_page, errback=self.on_error,
             priority=-(depth or 0) if priority is None else priority,
             meta={"url": url, "purpose": "crawl", "depth": depth, "found_by": found_by,
-                  "shape": shape, "run": run, "download_slot": host_key(url),
+                  "shape": shape, "run": run, "download_slot": host_key(url), "hops": hops,
                   "handle_httpstatus_all": True, "dont_redirect": True},
         )
 
     def check_request(self, url: str, depth: int | None, found_by: str, method: str = "HEAD",
-                      dont_filter: bool = False) -> Request:
+                      dont_filter: bool = False, hops: int = 0) -> Request:
         return Request(
             url, method=method, callback=self.parse_check, errback=self.on_error,
             dont_filter=dont_filter, priority=-(depth or 0) - 1,
             meta={"url": url, "purpose": "check", "depth": depth, "found_by": found_by,
-                  "download_slot": host_key(url), "handle_httpstatus_all": True,
+                  "download_slot": host_key(url), "handle_httpstatus_all": True, "hops": hops,
                   "dont_redirect": True},
         )
 
     async def start(self):
-        if self.ctx.coord and not self.ctx.coord.claim_seed():
+        if not self.crawl_state.claim_seed():
             return  # another worker seeded the shared frontier
+        ctx = self.ctx
         # Requests in flight when the crawl was interrupted, asked for again on --resume.
-        lost = list(self._st("inflight", {}).items()) if self.ctx.resumed else []
-        if not self.ctx.resumed or not self._st("sitemaps_done", False):
-            for host in sorted(self.ctx.site_hosts):
+        lost = self.crawl_state.lost() if ctx.resumed and not ctx.rebuild else []
+        if not ctx.resumed or ctx.rebuild or not self._st("sitemaps_done", False):
+            for host in sorted(ctx.site_hosts):
                 base = self._base_for(host)
                 yield Request(f"{base}/robots.txt", callback=self.parse_robots,
                               errback=self.on_meta_error, dont_filter=True, priority=1000,
@@ -234,16 +204,36 @@ class AuditSpider(scrapy.Spider):
                                     "url": f"{base}/robots.txt",
                                     "download_slot": host, "handle_httpstatus_all": True,
                                     "base": base})
-        for url in self.ctx.start_urls:
-            yield self.page_request(url, 0, "start", url_shape(url), 1)
-        if self.ctx.coord:
-            self.ctx.coord.seed_complete()
+        if ctx.rebuild:
+            for req in self.rebuilt_frontier():
+                yield req
+        else:
+            for url in ctx.start_urls:
+                yield self.page_request(url, 0, "start", url_shape(url), 1)
+        self.crawl_state.seed_complete()
         for url, (purpose, depth, found_by) in lost:
             if purpose == "crawl":
                 req = self.page_request(url, depth, found_by, url_shape(url), 1)
             else:
                 req = self.check_request(url, depth, found_by)
             yield req.replace(dont_filter=True)
+
+    def rebuilt_frontier(self) -> Iterator[Request]:
+        """Resuming from the database: every URL with a row is done; what its pages link to,
+        and the start URLs, are requested unless they have a row."""
+        ctx = self.ctx
+        self.requested.update(crawlstate.answered_urls(ctx.con, ctx.crawl_id))
+        for url, purpose, depth, found_by in crawlstate.frontier(ctx.con, ctx.crawl_id, ctx.start_urls,
+                                                                 not self.options.no_external):
+            if url in self.requested:
+                continue
+            self.requested.add(url)
+            if purpose == "crawl":
+                yield self.page_request(url, depth, found_by, url_shape(url), 1)
+            elif host_key(url) in ctx.site_hosts:
+                yield self.check_request(url, depth, found_by)
+            else:
+                yield from self.check(url, depth, found_by)
 
     def _base_for(self, host: str) -> str:
         for url in self.ctx.start_urls:
@@ -257,20 +247,25 @@ class AuditSpider(scrapy.Spider):
     def parse_robots(self, response):
         sitemaps = []
         if response.status == 200:
-            sitemaps = [m.decode("utf-8", "replace") for m in SITEMAP_LINE.findall(response.body[:1_000_000])]
+            sitemaps = [m.decode("utf-8", "replace") for m in SITEMAP_LINE.findall(response.body[:ROBOTS_MAX_BYTES])]
         sitemaps.append(response.meta["base"] + "/sitemap.xml")
         for sm in sitemaps:
             try:
                 url = normalize(response.urljoin(sm))
             except ValueError:
                 continue
-            yield self._sitemap_request(url)
+            yield from self._sitemap_request(url, 0)
         yield DoneItem(response.meta["url"])
 
-    def _sitemap_request(self, url: str) -> Request:
-        return Request(url, callback=self.parse_sitemap, errback=self.on_meta_error, priority=900,
-                       meta={"purpose": "sitemap", "dont_obey_robotstxt": True, "url": url,
-                             "download_slot": host_key(url), "handle_httpstatus_all": True})
+    def _sitemap_request(self, url: str, nesting: int) -> Iterator[Request]:
+        """A sitemap to read, unless it is nested too deep or the crawl read enough of them."""
+        if nesting > SITEMAP_MAX_NESTING or not self.crawl_state.take_sitemap(SITEMAP_MAX_FILES):
+            self.state["sitemaps_not_read"] = self._st("sitemaps_not_read", 0) + 1
+            return
+        yield Request(url, callback=self.parse_sitemap, errback=self.on_meta_error, priority=900,
+                      meta={"purpose": "sitemap", "dont_obey_robotstxt": True, "url": url,
+                            "nesting": nesting, "download_slot": host_key(url),
+                            "handle_httpstatus_all": True})
 
     def parse_sitemap(self, response):
         yield from self._sitemap_entries(response)
@@ -291,6 +286,7 @@ class AuditSpider(scrapy.Spider):
         except Exception:  # lxml raises several types on junk; a bad sitemap adds no URLs
             return
         urls: list[str] = []
+        nesting = response.meta.get("nesting", 0) + 1
         for entry in sitemap:
             loc = (entry.get("loc") or "").strip()
             try:
@@ -298,12 +294,11 @@ class AuditSpider(scrapy.Spider):
             except ValueError:
                 continue
             if sitemap.type == "sitemapindex":
-                yield self._sitemap_request(url)
+                yield from self._sitemap_request(url, nesting)
             elif host_key(url) in self.ctx.site_hosts:
                 urls.append(url)
         if urls:
-            if self.ctx.coord:
-                self.ctx.coord.add_sitemap_urls(urls)
+            self.crawl_state.add_sitemap_urls(urls)
             yield SitemapItem(sitemap=response.url, urls=urls)
 
     def on_meta_error(self, failure):
@@ -311,51 +306,27 @@ class AuditSpider(scrapy.Spider):
         yield DoneItem(failure.request.meta["url"])
 
     def on_idle(self, spider=None):
-        """When links are exhausted, crawl the sitemap URLs no link reached (sitemap-only pages)."""
-        if self.ctx.coord:
-            return self.on_idle_shared()
-        if self._st("sitemaps_done", False):
+        """When the queue runs dry: ask the crawl state what is left (a dead worker's requests,
+        the sitemap URLs no link reached), else let the crawl finish."""
+        if self.ctx.fatal:
             return
-        self.state["sitemaps_done"] = True
         self.ctx.writer.flush()
-        cur = self.ctx.con.cursor()
-        cur.execute(
-            "SELECT DISTINCT s.url FROM sitemap_urls s WHERE s.crawl_id = ? AND s.url NOT IN "
-            "(SELECT url FROM responses WHERE crawl_id = ?) ORDER BY s.url",
-            [self.ctx.crawl_id, self.ctx.crawl_id],
-        )
-        added = 0
-        while rows := cur.fetchmany(1000):
-            for (url,) in rows:
-                if self.budget_left() <= 0:
-                    break
-                self.crawler.engine.crawl(self.page_request(url, None, "sitemap", url_shape(url), 1,
-                                                            priority=SITEMAP_PRIORITY))
-                added += 1
-        cur.close()
-        if added:
-            raise DontCloseSpider
-
-    def on_idle_shared(self):
-        """Idle with several workers: wait while the shared crawl has work, take over a dead
-        worker's requests, run the sitemap pass once, then finish."""
-        coord = self.ctx.coord
-        self.ctx.writer.flush()
-        if not coord.is_seed_complete():
-            raise DontCloseSpider
-        reclaimed = coord.reclaim_stale()
-        for data in reclaimed:
+        step = self.crawl_state.idle()
+        for data in step.reclaimed:
             self.crawler.engine.crawl(request_from_dict(data, spider=self).replace(dont_filter=True))
-        if reclaimed or coord.queue_length() or coord.busy_elsewhere():
+        added = 0
+        for url in step.sitemap_urls:
+            if self.budget_left() <= 0:
+                self.state["max_pages_reached"] = True
+                break
+            if url in self.requested:
+                continue
+            self.requested.add(url)
+            self.crawler.engine.crawl(self.page_request(url, None, "sitemap", url_shape(url), 1,
+                                                        priority=SITEMAP_PRIORITY))
+            added += 1
+        if step.wait or step.reclaimed or added:
             raise DontCloseSpider
-        if coord.claim_sitemap_pass():
-            for url in coord.sitemap_urls():
-                if self.budget_left() <= 0:
-                    break
-                self.crawler.engine.crawl(self.page_request(url, None, "sitemap", url_shape(url), 1,
-                                                            priority=SITEMAP_PRIORITY))
-            raise DontCloseSpider
-        coord.mark_done()
 
     # --- responses ------------------------------------------------------------------------------
 
@@ -395,19 +366,45 @@ class AuditSpider(scrapy.Spider):
             error=None if redirect_to or not (300 <= response.status < 400) else "redirect without a valid Location",
         )
 
+    def heard_from(self, response) -> None:
+        """Any answer from the site's hosts (but a gateway's 502-504) ends a run of silence."""
+        if host_key(response.meta.get("url", response.url)) in self.ctx.site_hosts \
+                and response.status not in NO_ANSWER_STATUSES and not self.ctx.site_down:
+            self.no_answer.clear()
+
+    def no_answer_from_site(self, request, row: dict) -> None:
+        """Count site requests in a row that got no answer; SITE_DOWN_STREAK of them: the site is
+        down, and the crawl stops as `partial` instead of reporting its pages as broken."""
+        url = request.meta.get("url", request.url)
+        if request.meta.get("purpose") != "crawl" or host_key(url) not in self.ctx.site_hosts \
+                or self.ctx.site_down:
+            return
+        error, status = row.get("error"), row.get("status")
+        if not (error in NO_ANSWER or status in NO_ANSWER_STATUSES):
+            self.no_answer.clear()
+            return
+        self.no_answer.append(row["fetched_at"])
+        if len(self.no_answer) >= SITE_DOWN_STREAK:
+            self.ctx.site_down = {"error": error or str(status), "count": len(self.no_answer),
+                                  "since": self.no_answer[0]}
+            self.logger.error("The site stopped answering (%s): stopping the crawl", error or status)
+            raise CloseSpider("site_unreachable")
+
     def parse_page(self, response):
         self.answered(response.request)
         row = self._response_row(response)
         self.counters["responses"] += 1
         meta = response.meta
+        self.heard_from(response)
         # Order matters with several workers: links reach the shared frontier first, and the
-        # FetchItem comes last, marking the URL done once its rows are on disk.
+        # row comes last, marking the URL done once its rows are on disk.
         if row["redirect_to"]:
             yield from self.follow_redirect(row["redirect_to"], meta)
             yield FetchItem(row)
             return
         if not (200 <= response.status < 300) or not isinstance(response, TextResponse):
             yield FetchItem(row)
+            self.no_answer_from_site(response.request, row)
             return
         ctype = (row["content_type"] or "").lower()
         if ctype and not any(t in ctype for t in HTML_TYPES):
@@ -428,8 +425,7 @@ class AuditSpider(scrapy.Spider):
             "word_count": page.word_count, "main_words": page.main_words,
             "link_count": sum(1 for l in page.links if l["element"] != "img"),
             "image_count": sum(1 for l in page.links if l["element"] == "img"),
-        }, blocks=page.blocks, links=page.links)
-        yield FetchItem(row)
+        }, blocks=page.blocks, links=page.links, response=row)
         self.counters["pages"] += 1
         self.counters["links"] += len(page.links)
 
@@ -441,7 +437,15 @@ class AuditSpider(scrapy.Spider):
             if url is None or url in seen or url in self.requested:
                 continue
             seen.add(url)
-            if link["target_type"] == "internal":
+            if len(url) > MAX_URL_CHARS and link["target_type"] in ("internal", "external"):
+                self.requested.add(url)  # checked by its length: no server would answer it
+                req = Request("http://too-long.invalid/", meta={
+                    "url": url, "purpose": "crawl" if link["target_type"] == "internal" else "check",
+                    "depth": depth, "found_by": "link"})
+                yield FetchItem(self._row(req, outcome="error", method=None, attempts=0,
+                                          error=f"invalid URL: too long ({len(url):,} characters; "
+                                                f"servers refuse over {MAX_URL_CHARS:,})"))
+            elif link["target_type"] == "internal":
                 if link["element"] == "img":
                     self.requested.add(url)
                     yield self.check_request(url, depth, "link")
@@ -480,21 +484,19 @@ class AuditSpider(scrapy.Spider):
         yield self.page_request(url, depth, found_by, shape, run)
 
     def record_trap(self, url: str, shape: str, reason: str, depth: int):
-        trapped = self._st("trapped", [])
-        if shape in trapped or (self.ctx.coord and not self.ctx.coord.trap_once(shape)):
+        if not self.crawl_state.trap_once(shape):
             return
-        trapped.append(shape)
         req = Request(url, meta={"url": url, "purpose": "crawl", "depth": depth, "found_by": "link"})
         yield FetchItem(self._row(req, outcome="trap", error=shape, method=None, attempts=0))
         self.crawler.stats.inc_value("audit/traps")
         self.logger.info("Crawler trap %s: %s", shape, reason)
 
-    def check(self, url: str, depth: int | None, found_by: str) -> Iterator[Request]:
+    def check(self, url: str, depth: int | None, found_by: str, hops: int = 0) -> Iterator[Request]:
         """Check a link to another site: from the cache of recent checks, else HEAD."""
-        for _ in range(20):  # follow cached redirect hops, never a cached loop forever
+        for _ in range(MAX_REDIRECTS):  # follow cached redirect hops, never a cached loop forever
             if url not in self.ctx.cached:
                 self.requested.add(url)
-                yield self.check_request(url, depth, found_by)
+                yield self.check_request(url, depth, found_by, hops=hops)
                 return
             if url in self.ctx.cached_used:
                 return
@@ -508,21 +510,31 @@ class AuditSpider(scrapy.Spider):
             url = nxt
 
     def follow_redirect(self, target: str, meta: dict) -> Iterator[Request]:
-        depth = meta.get("depth")
+        """Request the next hop of a redirect. A chain is followed for MAX_REDIRECTS + 1 hops
+        (enough for the links analysis to call it too long, as a browser would) and its hops do
+        not count against max_pages: an endless chain neither runs forever nor eats the budget."""
+        depth, hops = meta.get("depth"), meta.get("hops", 0) + 1
+        if hops > MAX_REDIRECTS or target in self.requested:
+            if hops > MAX_REDIRECTS:
+                self.state["redirect_chains_cut"] = self._st("redirect_chains_cut", 0) + 1
+            return
+        self.requested.add(target)
         if host_key(target) in self.ctx.site_hosts and meta.get("purpose") == "crawl":
-            if self.budget_left() > 0:
-                yield self.page_request(target, depth, "redirect", meta.get("shape", ""), meta.get("run", 1))
+            yield self.page_request(target, depth, "redirect", meta.get("shape", ""), meta.get("run", 1),
+                                    hops=hops)
         elif host_key(target) in self.ctx.site_hosts:
-            yield self.check_request(target, depth, "redirect")
+            yield self.check_request(target, depth, "redirect", hops=hops)
         elif not self.options.no_external:
-            yield from self.check(target, depth, "redirect")
+            yield from self.check(target, depth, "redirect", hops=hops)
 
     def parse_check(self, response):
         request = response.request
         self.answered(request)
+        self.heard_from(response)
         if request.method == "HEAD" and response.status in HEAD_FALLBACK:
             retry = self.check_request(response.meta["url"], response.meta.get("depth"),
-                                       response.meta.get("found_by"), method="GET", dont_filter=True)
+                                       response.meta.get("found_by"), method="GET", dont_filter=True,
+                                       hops=response.meta.get("hops", 0))
             yield retry
             return
         row = self._response_row(response)
@@ -533,8 +545,11 @@ class AuditSpider(scrapy.Spider):
 
     def on_error(self, failure):
         request = failure.request
-        self.answered(request)
         outcome, error = describe_failure(failure)
+        slot = getattr(self.crawler.engine, "_slot", None)
+        if getattr(slot, "closing", None) is not None and error == "too large":
+            return  # cancelled because the crawl is stopping: still in flight, --resume asks again
+        self.answered(request)
         size = None
         if error == "too large":
             announced = TOO_LARGE_SIZE.search(str(failure.value))
@@ -542,4 +557,6 @@ class AuditSpider(scrapy.Spider):
             error = f"too large (over the {self.options.max_bytes:,}-byte limit)"
         if outcome == "error":
             self.counters["errors"] += 1
-        yield FetchItem(self._row(request, outcome=outcome, error=error, bytes=size))
+        row = self._row(request, outcome=outcome, error=error, bytes=size)
+        yield FetchItem(row)
+        self.no_answer_from_site(request, row)

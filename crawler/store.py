@@ -1,10 +1,16 @@
-"""The DuckDB store: opens the database, runs the schema, writes rows in Arrow batches, reads crawls back."""
+"""The DuckDB store: opens the database, runs the schema, keeps the crawl-state rows, writes rows
+in Arrow batches (a response's rows in one transaction), reads crawls back."""
 
 from __future__ import annotations
 
+import difflib
+import errno
 import json
+import os
 import re
+import socket
 from datetime import datetime, timezone
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -17,6 +23,9 @@ from crawler.errors import AuditError, StoreError
 SCHEMA_VERSION = "2"
 UPGRADABLE = {"1"}          # versions schema.sql upgrades in place (its ALTER TABLE ... IF NOT EXISTS)
 BOILERPLATE_MIN_PAGES = 3   # a block whose text repeats on this many pages is site furniture
+
+DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+DISK_FULL_TEXT = ("no space left", "file too large", "disk quota", "not enough space")
 
 FLAG_COLUMNS = ["site", "crawl_id", "page_url", "kind", "severity", "target", "detail",
                 "suggestion", "status", "first_seen"]
@@ -48,8 +57,32 @@ def open_store(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
     except duckdb.Error as exc:
         raise StoreError(f"cannot open database {p}: {str(exc).splitlines()[0]}") from None
     if not read_only:
-        _apply_schema(con, p)
+        try:
+            _apply_schema(con, p)
+        except BaseException:
+            con.close()
+            raise
     return con
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A write failed for want of space (or of an allowed file size)."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return True
+    text = str(exc).lower()
+    return any(t in text for t in DISK_FULL_TEXT)
+
+
+def write_error(exc: BaseException, what: str) -> StoreError:
+    """One-line StoreError for a failed write of the database or its .wal file."""
+    first = (str(exc).splitlines() or [type(exc).__name__])[0]
+    if is_disk_full(exc):
+        return StoreError(f"disk full: cannot write {what}; free some space (or pass a --db on "
+                          "another disk) and run again")
+    if "permission denied" in first.lower() or (isinstance(exc, OSError) and exc.errno == errno.EACCES):
+        return StoreError(f"permission denied writing {what} (DuckDB also writes a .wal file next "
+                          "to it): make its folder writable or pass another --db")
+    return StoreError(f"cannot write {what}: {first}")
 
 
 def _apply_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -62,20 +95,38 @@ def _apply_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         if version is not None and version != SCHEMA_VERSION and version not in UPGRADABLE:
             raise StoreError(f"database {path} has schema version {version}, this Content Audit "
                              f"uses {SCHEMA_VERSION}: pass a new --db path")
+        if version is None:
+            # Another program's database: refuse before creating anything in it.
+            tables = [t for (t,) in con.execute(
+                "SELECT table_name FROM information_schema.tables ORDER BY table_name").fetchall()]
+            if tables:
+                shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+                raise StoreError(f"{path} is a DuckDB database of another program (tables {shown}): "
+                                 "pass another --db path for Content Audit's own database")
         con.execute(ddl)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
     except duckdb.Error as exc:
+        if is_disk_full(exc) or "permission" in str(exc).lower():
+            raise write_error(exc, f"database {path}") from None
         raise StoreError(f"cannot set up database {path}: {str(exc).splitlines()[0]}") from None
 
 
 # --- crawls -----------------------------------------------------------------------------
 
+# A crawl's status: running (its process is writing it, see pid/hostname/heartbeat_at),
+# finished, partial (the site stopped answering midway), failed (the crawl could not see the
+# site), interrupted (Ctrl-C, SIGTERM, disk full, or found dead by a later run; --resume).
+# Resuming, dead crawls and the frontier rebuilt from rows: crawler/crawlstate.py.
+
+
 def create_crawl(con, site: str, start_urls: list[str], hosts: list[str], options: dict) -> int:
     crawl_id = con.execute("SELECT nextval('crawl_id_seq')").fetchone()[0]
+    now = utcnow()
     con.execute(
-        "INSERT INTO crawls (crawl_id, site, start_urls, hosts, options, started_at, status) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'running')",
-        [crawl_id, site, start_urls, hosts, json.dumps(options, default=str), utcnow()],
+        "INSERT INTO crawls (crawl_id, site, start_urls, hosts, options, started_at, status, pid, "
+        "hostname, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+        [crawl_id, site, start_urls, hosts, json.dumps(options, default=str), now, os.getpid(),
+         socket.gethostname(), now],
     )
     return int(crawl_id)
 
@@ -83,7 +134,8 @@ def create_crawl(con, site: str, start_urls: list[str], hosts: list[str], option
 def finish_crawl(con, crawl_id: int, status: str, stats: dict[str, Any]) -> None:
     pages = con.execute("SELECT count(*) FROM pages WHERE crawl_id = ?", [crawl_id]).fetchone()[0]
     con.execute(
-        "UPDATE crawls SET finished_at = ?, status = ?, pages_crawled = ?, stats = ? WHERE crawl_id = ?",
+        "UPDATE crawls SET finished_at = ?, status = ?, pages_crawled = ?, stats = ?, pid = NULL "
+        "WHERE crawl_id = ?",
         [utcnow(), status, pages, json.dumps(stats, default=str), crawl_id],
     )
 
@@ -125,21 +177,51 @@ def previous_crawl(con, crawl_id: int) -> int | None:
 # --- batched writes -----------------------------------------------------------------------
 
 class BatchWriter:
-    """Buffers rows per table and inserts them as Arrow tables (executemany is ~100x slower)."""
+    """Buffers rows per table and inserts them as Arrow tables (executemany is ~100x slower).
 
-    def __init__(self, con, batch_rows: int = 2000):
+    A row's keys must be columns of its table (a misspelt key is an error, not a NULL). With
+    crawl_id set, every flush is one transaction that also stamps the crawl's heartbeat, and
+    rows added inside `unit()` (one response's page, blocks and links) are never split across
+    two flushes: a killed crawl leaves no link or block without its page."""
+
+    def __init__(self, con, batch_rows: int = 2000, crawl_id: int | None = None):
         self.con = con
         self.batch_rows = batch_rows
+        self.crawl_id = crawl_id
         self.buffers: dict[str, list[dict]] = {}
         self.schemas: dict[str, pa.Schema] = {}
+        self.columns: dict[str, frozenset[str]] = {}
         self.done: list[str] = []      # URLs whose rows are all buffered; told to after_flush
         self.after_flush = None        # callable(list of URLs) once their rows are on disk
+        self._holding = 0
 
     def add(self, table: str, row: dict) -> None:
+        cols = self.columns.get(table)
+        if cols is None:
+            cols = self.columns[table] = frozenset(self._schema(table).names)
+        if not row.keys() <= cols:
+            bad = sorted(set(row) - cols)[0]
+            close = difflib.get_close_matches(bad, cols, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ValueError(f"table {table} has no column {bad!r}{hint}")
         buf = self.buffers.setdefault(table, [])
         buf.append(row)
-        if len(buf) >= self.batch_rows:
-            self.flush(table)
+        if len(buf) >= self.batch_rows and not self._holding:
+            self.flush()
+
+    def unit(self):
+        """Context manager: the rows added inside reach the database in one flush."""
+        writer = self
+
+        class _Unit:
+            def __enter__(self):
+                writer._holding += 1
+
+            def __exit__(self, *exc):
+                writer._holding -= 1
+                if not writer._holding and any(len(b) >= writer.batch_rows for b in writer.buffers.values()):
+                    writer.flush()
+        return _Unit()
 
     def extend(self, table: str, rows: Iterable[dict]) -> None:
         for row in rows:
@@ -162,16 +244,34 @@ class BatchWriter:
                 self.after_flush(done)
 
     def _flush_tables(self, table: str | None) -> None:
-        for name in [table] if table else list(self.buffers):
-            rows = self.buffers.get(name)
-            if not rows:
-                continue
-            batch = pa.Table.from_pylist(rows, schema=self._schema(name))
-            self.con.register("_batch", batch)
+        names = [n for n in ([table] if table else list(self.buffers)) if self.buffers.get(n)]
+        if not names or self.crawl_id is None:
+            for name in names:
+                self._insert(name)
+            return
+        try:
+            self.con.begin()
+            for name in names:
+                self._insert(name)
+            self.con.execute("UPDATE crawls SET heartbeat_at = ? WHERE crawl_id = ?", [utcnow(), self.crawl_id])
+            self.con.commit()
+        except (duckdb.Error, OSError) as exc:
             try:
-                self.con.execute(f"INSERT INTO {name} SELECT * FROM _batch")
-            finally:
-                self.con.unregister("_batch")
+                self.con.rollback()
+            except duckdb.Error:
+                pass
+            raise write_error(exc, "the crawl's rows to the database") from None
+        for name in names:
+            self.buffers[name] = []
+
+    def _insert(self, name: str) -> None:
+        batch = pa.Table.from_pylist(self.buffers[name], schema=self._schema(name))
+        self.con.register("_batch", batch)
+        try:
+            self.con.execute(f"INSERT INTO {name} SELECT * FROM _batch")
+        finally:
+            self.con.unregister("_batch")
+        if self.crawl_id is None:
             self.buffers[name] = []
 
 
@@ -228,6 +328,42 @@ def iter_batches(con, sql: str, params: list | None = None, size: int = 2000):
 
 
 # --- findings -------------------------------------------------------------------------------
+
+CRAWL_TABLES = frozenset({"crawls", "responses", "pages", "blocks", "links", "sitemap_urls"})
+
+
+@contextmanager
+def analysis_replaced(con, crawl_id: int):
+    """Re-analysing a crawl replaces its findings and analysis rows all or nothing.
+
+    The analyses stream their input through cursors, which do not see an open transaction of
+    the connection, so one transaction cannot hold them; instead the crawl's current rows of
+    every analysis table (flags and the rest, found by their crawl_id column) are kept aside
+    and put back if the analyses stop midway (Ctrl-C, an error). While they run the crawl is
+    not `analysed` (analysed_at NULL), so a process killed outright leaves no half-analysed
+    crawl for `report` to write; `analyse` again restores status and first_seen exactly."""
+    c = int(crawl_id)
+    tables = sorted(t for (t,) in con.execute(
+        "SELECT DISTINCT table_name FROM information_schema.columns WHERE column_name = 'crawl_id' "
+        "AND table_schema = 'main'").fetchall() if t not in CRAWL_TABLES)
+    analysed_at = con.execute("SELECT analysed_at FROM crawls WHERE crawl_id = ?", [c]).fetchone()[0]
+    for t in tables:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _kept_{t} AS SELECT * FROM {t} WHERE crawl_id = {c}")
+    con.execute("UPDATE crawls SET analysed_at = NULL WHERE crawl_id = ?", [c])
+    try:
+        yield
+    except BaseException:
+        con.begin()
+        for t in tables:
+            con.execute(f"DELETE FROM {t} WHERE crawl_id = {c}")
+            con.execute(f"INSERT INTO {t} SELECT * FROM _kept_{t}")
+        con.execute("UPDATE crawls SET analysed_at = ? WHERE crawl_id = ?", [analysed_at, c])
+        con.commit()
+        raise
+    finally:
+        for t in tables:
+            con.execute(f"DROP TABLE IF EXISTS _kept_{t}")
+
 
 def write_flags(con, crawl_id: int, analysis: str, rows: Iterable, kinds: Iterable[str]) -> dict[str, int]:
     """Replace the findings of these kinds for the crawl with rows (`analysis.findings.Finding`s, or

@@ -36,7 +36,7 @@ def write_report(con, crawl_id: int, out: Path, options: Options) -> Path:
     if info["analysed_at"] is None:
         raise AuditError(f"crawl {crawl_id} has not been analysed yet: run `python pipeline.py analyse "
                          f"--crawl {crawl_id}` first (with the same --db), then the report")
-    out = _prepare(Path(out))
+    out = check_writable(Path(out))
     prev = store.previous_crawl(con, crawl_id)
     prev_info = store.crawl_info(con, prev) if prev is not None else None
     try:
@@ -46,10 +46,11 @@ def write_report(con, crawl_id: int, out: Path, options: Options) -> Path:
                          "pass another --out folder") from None
 
 
-def _prepare(out: Path) -> Path:
+def check_writable(out: Path) -> Path:
+    """Create the report folder if needed and make sure it can be written (before a crawl too)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
+        probe = out / f".write-test-{os.getpid()}"
         probe.write_text("", encoding="utf-8")
         probe.unlink()
     except OSError as exc:
@@ -68,7 +69,7 @@ class _Staged:
 
     def path(self, name: str) -> Path:
         final = self.out / name
-        tmp = self.out / f".{name}.partial"
+        tmp = self.out / f".{name}.{os.getpid()}.partial"  # two reports into one folder at once
         self.paths.append((tmp, final))
         return tmp
 
@@ -154,7 +155,17 @@ def _section(con, query: queries.Query, table: TableData) -> TableData:
 def _notices(con, info: dict, prev_info: dict | None) -> list[dict]:
     out = []
     status = info["status"]
-    if status != "finished":
+    verdict = (info.get("stats") or {}).get("verdict") if isinstance(info.get("stats"), dict) else None
+    if status == "failed":
+        out.append({"level": "warning", "title": "The crawl could not see the site.",
+                    "text": f"{(verdict or 'no page of the site could be read').capitalize()}. "
+                            "No finding here means nothing was checked, not that all is well."})
+    elif status == "partial":
+        out.append({"level": "warning", "title": "Partial crawl: the site stopped answering.",
+                    "text": f"{(verdict or 'the site stopped answering').capitalize()}. Findings cover "
+                            f"only the {info['pages_crawled'] or 0} pages reached before; pages not "
+                            "reached are neither checked nor counted as fixed."})
+    elif status != "finished":
         what = {"interrupted": "was interrupted", "failed": "failed", "running": "is still running"}.get(
             status, f"ended as {status}")
         out.append({"level": "warning", "title": "Partial crawl.",
@@ -267,6 +278,8 @@ def _summary(info: dict, prev_info: dict | None, health: list[dict]) -> dict:
         "pages_crawled": info["pages_crawled"] or 0,
         "counts": counts, "new": new, "fixed": fixed,
         "status": info["status"], "partial": info["status"] != "finished",
+        "site_seen": info["status"] != "failed",
+        "verdict": (info.get("stats") or {}).get("verdict") if isinstance(info.get("stats"), dict) else None,
         "severity_counts": severity,
         "findings": sum(counts.values()), "new_findings": sum(new.values()),
         "fixed_findings": sum(fixed.values()),
