@@ -24,7 +24,8 @@ class LinksOptions:
     # The rules [links.severity] may name; analysis/links.py RULES holds their defaults.
     _RULES = ("internal_4xx", "internal_5xx", "internal_unreachable", "external_4xx",
               "external_auth", "external_5xx", "external_unreachable", "external_dns",
-              "rate_limited", "invalid_url", "redirect_chain", "external_redirect_chain",
+              "rate_limited", "invalid_url", "file_url", "space_in_href", "redirect_chain",
+              "external_redirect_chain",
               "too_many_redirects", "redirect_loop", "redirected_link", "blocked_by_robots",
               "missing_anchor", "orphan_page")
 
