@@ -12,7 +12,7 @@ import pandas as pd
 from crawler import store
 from crawler.config import Options, OnpageOptions, severity_for
 from crawler.errors import ConfigError
-from crawler.urls import normalize, strip_tracking, url_shape
+from crawler.urls import normalize, strip_tracking, trap_reason, url_shape
 
 KINDS = {
     "missing_title": "error",
@@ -539,23 +539,74 @@ def _normalized(url: str) -> str:
         return url
 
 
+def trap_reason_of(first_url: str, depth: int | None, pattern_pages: int, crawl_options: dict) -> str:
+    """Why the crawl stopped following a pattern, from the options it ran with (the crawl
+    records the first URL not followed; the rule that stopped it follows from the URL)."""
+    d = Options()
+    mql = crawl_options.get("max_query_length", d.max_query_length)
+    mps = crawl_options.get("max_path_segments", d.max_path_segments)
+    max_depth = crawl_options.get("max_depth", d.max_depth)
+    chain = crawl_options.get("trap_chain", d.trap_chain)
+    reason = trap_reason(first_url, mql, mps)
+    if reason:
+        return reason
+    if depth is not None and depth > max_depth:
+        return f"deeper than max_depth ({max_depth}): the crawl stopped here"
+    if pattern_pages >= chain:
+        return f"more than {chain} URLs of one pattern, each linked from the last"
+    return (f"after {pattern_pages} page{'s' * (pattern_pages != 1)} of this pattern the URLs went on "
+            "without new content (the same links page after page)")
+
+
+def trap_entry(con, crawl_id: int, pattern: str, first_url: str) -> str:
+    """The page through which the crawl entered a trap: the shallowest page of another pattern
+    that links to a URL of the pattern (stable from week to week, unlike the URL that was cut,
+    which moves with the date); else the page that linked to the first URL not followed."""
+    prefix = re.split(r"\{n\}|\?", pattern, maxsplit=1)[0]
+    rows = con.execute(
+        "SELECT l.source_url, l.url, coalesce(r.depth, 2147483647) AS depth FROM links l "
+        "LEFT JOIN responses r ON r.crawl_id = l.crawl_id AND r.url = l.source_url "
+        "WHERE l.crawl_id = ? AND starts_with(l.url, ?) ORDER BY depth, l.source_url",
+        [crawl_id, prefix]).fetchall()
+    for source, url, _ in rows:
+        if url_shape(url) == pattern and url_shape(source) != pattern:
+            return source
+    linked = [source for source, url, _ in rows if url == first_url]
+    return linked[0] if linked else first_url
+
+
 def _crawler_traps(con, crawl_id: int) -> Iterator[dict]:
+    """One finding per URL pattern the crawl stopped following, keyed on its entry page."""
+    cur = con.cursor()     # its own cursor: flags are being written on con meanwhile
+    try:
+        options = store.crawl_info(cur, crawl_id).get("options") or {}
+    finally:
+        cur.close()
     sql = """
-        SELECT coalesce(r.error, r.url) AS grp, any_value(r.error) AS pattern, count(*) AS n,
-               list(r.url ORDER BY coalesce(r.depth, 2147483647), r.url)[1] AS first_url
+        SELECT coalesce(r.error, r.url) AS pattern, count(*) AS n,
+               arg_min(r.url, (coalesce(r.depth, 2147483647), r.url)) AS first_url,
+               min(r.depth) AS depth
         FROM responses r WHERE r.crawl_id = ? AND r.outcome = 'trap'
-        GROUP BY grp ORDER BY grp
+        GROUP BY pattern ORDER BY pattern
     """
     for batch in store.iter_batches(con, sql, [crawl_id]):
         for row in batch:
-            source = con.execute(
-                "SELECT min(source_url) FROM links WHERE crawl_id = ? AND url = ?", [crawl_id, row["first_url"]]
-            ).fetchall()[0][0]
-            detail = f"{row['n']} URL{'s' if row['n'] > 1 else ''} of this pattern not followed"
-            if source:
-                detail += f"; linked from {source}"
-            yield {"kind": "crawler_trap", "page_url": row["first_url"],
-                   "target": row["pattern"] or url_shape(row["first_url"]), "detail": detail}
+            pattern, first = row["pattern"], row["first_url"]
+            if not pattern.startswith(("http://", "https://")):
+                pattern = url_shape(first)
+            cur = con.cursor()
+            try:
+                crawled = sum(url_shape(u) == pattern for (u,) in cur.execute(
+                    "SELECT url FROM pages WHERE crawl_id = ? AND starts_with(url, ?)",
+                    [crawl_id, re.split(r"\{n\}|\?", pattern, maxsplit=1)[0]]).fetchall())
+                entry = trap_entry(cur, crawl_id, pattern, first)
+            finally:
+                cur.close()
+            reason = trap_reason_of(first, row["depth"], crawled, options if isinstance(options, dict) else {})
+            yield {"kind": "crawler_trap", "page_url": entry,
+                   "target": pattern,
+                   "detail": f"first URL not followed: {first}; {reason}; {crawled} page"
+                             f"{'s' * (crawled != 1)} of this pattern crawled"}
 
 
 def _large_pages(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:

@@ -112,6 +112,7 @@ class Options:
     autothrottle: bool = True
     max_bytes: int = 10_000_000           # larger responses are cut off and recorded "too large"
     trap_chain: int = 50                  # URLs of one shape, each found on the previous: a trap
+    trap_repeat: int = 3                  # pages of one shape in a row with the same other links: a trap
     max_query_length: int = 300
     max_path_segments: int = 20
     resume: bool = False
@@ -201,7 +202,7 @@ def apply_overrides(options: Options, overrides: dict[str, Any]) -> Options:
 def validate(options: Options) -> None:
     if options.fail_on not in (None, "error", "warning"):
         raise ConfigError(f"fail_on must be error or warning, not {options.fail_on!r}")
-    for name in ("max_pages", "max_depth", "concurrency", "external_concurrency", "max_bytes"):
+    for name in ("max_pages", "max_depth", "concurrency", "external_concurrency", "max_bytes", "trap_repeat"):
         if getattr(options, name) < (0 if name == "max_depth" else 1):
             raise ConfigError(f"{name} must be at least {0 if name == 'max_depth' else 1}")
     if options.timeout <= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import re
 from dataclasses import dataclass, field
@@ -33,6 +34,17 @@ SITEMAP_MAX_BYTES = 50 * 1024 * 1024             # the sitemaps.org limit, uncom
 SITEMAP_LINE = re.compile(rb"^\s*sitemap\s*:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 SITEMAP_PRIORITY = -1_000_000                    # after every linked page: links decide depth
 TOO_LARGE_SIZE = re.compile(r"(?:receive|received) (\d+) bytes")
+
+
+def repeat_state(links: list[dict], meta: dict) -> dict:
+    """How many pages of one URL pattern in a row, this one included, link to the same pages and
+    images of other patterns: an endless calendar's empty months do; pagination, a photo series
+    and real content do not. Returns {"links_key", "repeats"} for the page's meta."""
+    shape = meta.get("shape")
+    others = sorted({l["url"] for l in links if l.get("url") and url_shape(l["url"]) != shape})
+    key = hashlib.blake2b("\n".join(others).encode(), digest_size=8).hexdigest()
+    repeats = meta.get("parent_repeats", 0) + 1 if meta.get("parent_links") == key else 1
+    return {"links_key": key, "repeats": repeats}
 
 
 @dataclass
@@ -419,7 +431,7 @@ class AuditSpider(scrapy.Spider):
             return
         text, row["charset"] = decode_html(row["content_type"], response.body)
         page = extract(text, row["url"], self.ctx.site_hosts)
-        yield from self.follow_links(page.links, meta)
+        yield from self.follow_links(page.links, {**meta, **repeat_state(page.links, meta)})
         yield PageItem(url=row["url"], page={
             "crawl_id": self.ctx.crawl_id, "url": row["url"], "title": page.title,
             "title_count": page.title_count, "meta_description": page.meta_description,
@@ -462,14 +474,20 @@ class AuditSpider(scrapy.Spider):
         url = stripped
         if url in self.requested:
             return
+        shape = url_shape(url)
         if depth > self.options.max_depth:
             self.state["past_max_depth"] = self._st("past_max_depth", 0) + 1
+            # the first URL of each pattern cut off is recorded, so the bound leaves a trace
+            yield from self.record_trap(url, shape, f"deeper than max_depth {self.options.max_depth}", depth)
             return
         reason = trap_reason(url, self.options.max_query_length, self.options.max_path_segments)
-        shape = url_shape(url)
-        run = parent.get("run", 1) + 1 if shape == parent.get("shape") else 1
+        same = shape == parent.get("shape")
+        run = parent.get("run", 1) + 1 if same else 1
         if reason is None and run > self.options.trap_chain:
             reason = f"more than {self.options.trap_chain} URLs of one pattern, each linked from the last"
+        if reason is None and same and parent.get("repeats", 1) >= self.options.trap_repeat:
+            reason = (f"{parent['repeats']} pages of one pattern in a row link to the same other pages: "
+                      "the pattern goes on without new content")
         if reason:
             yield from self.record_trap(url, shape, reason, depth)
             return
@@ -477,9 +495,13 @@ class AuditSpider(scrapy.Spider):
             self.state["max_pages_reached"] = True
             return
         self.requested.add(url)
-        yield self.page_request(url, depth, found_by, shape, run)
+        request = self.page_request(url, depth, found_by, shape, run)
+        if same:   # what the child compares its own links with
+            request.meta.update(parent_links=parent.get("links_key"), parent_repeats=parent.get("repeats", 1))
+        yield request
 
     def record_trap(self, url: str, shape: str, reason: str, depth: int):
+        """Record the first URL of a pattern that is not followed (one row per pattern)."""
         trapped = self._st("trapped", [])
         if shape in trapped or (self.ctx.coord and not self.ctx.coord.trap_once(shape)):
             return
