@@ -542,9 +542,11 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
         flags += _changed_flags(con, crawl_id, options, model, pages)
     writer.flush()
     store.write_flags(con, crawl_id, "topics", flags, KINDS)
+    # counted as stored: one row per (kind, page, target), duplicates merged
     counts = dict.fromkeys(KINDS, 0)
-    for row in flags:
-        counts[row["kind"]] += 1
+    counts.update(con.execute(
+        f"SELECT kind, count(*) FROM flags WHERE crawl_id = ? AND kind IN ({','.join('?' * len(KINDS))}) "
+        "GROUP BY kind", [crawl_id, *KINDS]).fetchall())
     return counts
 
 
@@ -590,10 +592,11 @@ def _page_flags(con, crawl_id: int, options: Options, model: SiteModel) -> list[
         "SELECT url, topic_label, similarity, distinctive_words FROM topics "
         "WHERE crawl_id = ? AND off_topic ORDER BY url", [crawl_id]).fetchall()
     return [{
-        "kind": "off_topic_page", "page_url": url, "severity": severity, "target": label or "",
-        "detail": (f"similarity {sim:.2f} to the site's core ({core_words}); a typical page has "
-                   f"{model.typical:.2f}, pages below {model.cutoff:.2f} are off topic; "
-                   f"words that set it apart: {words or 'none'}"),
+        # CONTRACT: the target is empty; a label changes when the model is refitted
+        "kind": "off_topic_page", "page_url": url, "severity": severity, "target": "",
+        "detail": (f"words that set it apart: {words or 'none'}; topic: {label or 'none'}; "
+                   f"similarity {sim:.2f} to the site's core ({core_words}); a typical page has "
+                   f"{model.typical:.2f}, pages below {model.cutoff:.2f} are off topic"),
         "suggestion": ("Move or remove this page, or rewrite it around the site's core topic; "
                        "if the site's focus has changed on purpose, set topics.core_keywords"),
     } for url, label, sim, words in rows]
