@@ -87,6 +87,8 @@ NUM_PERM = 128              # MinHash signature length
 EST_MARGIN = 0.1            # candidate pairs estimated this far under the threshold are checked exactly
 BUCKET_WINDOW = 100         # in one LSH bucket, each page is paired with its next 100 neighbours
 _WORD = re.compile(r"\w+")
+# Content types of machine endpoints, never pages or documents for people.
+MACHINE_TYPES = ("json", "xml", "javascript", "text/css", "rss", "atom")
 _ROBOTS_VALUED = {"max-snippet", "max-image-preview", "max-video-preview", "unavailable_after"}
 _SEARCH_BOTS = {"googlebot", "bingbot"}   # user-agent-scoped directives that count
 
@@ -178,12 +180,28 @@ def _thin_detail(words: int, all_words: int, opts: OnpageOptions) -> str:
     return detail
 
 
+LISTING_MIN_ENTRIES = 2     # teasers to distinct pages that make a page a listing
+
+
+def is_listing(page: dict) -> bool:
+    """A blog home, category, tag, archive or results page: it lists other pages (teasers to at
+    least LISTING_MIN_ENTRIES of them carrying more words than its own text) or is one page of
+    a series (rel=next/prev). Its text is the entries; it is not a thin article."""
+    if page.get("paginated"):
+        return True
+    entries = page.get("teaser_targets") or 0
+    return entries >= LISTING_MIN_ENTRIES and (page.get("teaser_words") or 0) >= (page.get("main_words") or 0)
+
+
 def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
     """The checks that need one page only, as rows of kind, page_url, target, detail.
 
     `page` has url and the pages/responses columns status, title, title_count, meta_description,
     meta_robots, x_robots_tag, canonical, canonical_status, h1, main_words (words of
-    store.main_text_sql), all_main_words (every main block, repeats included).
+    store.main_text_sql), all_main_words (every main block, repeats included), and for
+    is_listing teaser_targets, teaser_words, paginated; own_variant when the page is linked only
+    from its canonical page and that page's other variants (a ?replytocom= or sort-order URL:
+    the canonical link is doing its job).
     """
     url = page["url"]
     found: list[tuple] = []
@@ -192,7 +210,7 @@ def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
     if says_noindex(page.get("x_robots_tag")):
         found.append(("noindex", "", f"X-Robots-Tag: {quote(page['x_robots_tag'], 100)}"))
     other = canonical_elsewhere(url, page.get("canonical"))
-    if other:
+    if other and not page.get("own_variant"):
         status = page.get("canonical_status")
         answer = "was not crawled" if status is None else f"answers {status}"
         found.append(("canonicalized", other, f"canonical link to another URL, which {answer}"))
@@ -212,7 +230,7 @@ def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
             found.append(("multiple_h1", "", f"{len(shown)} <h1> headings: "
                           + " | ".join(quote(h, 60) for h in shown[:5])))
         words = page.get("main_words") or 0
-        if words < opts.thin_words:
+        if words < opts.thin_words and not is_listing(page):
             found.append(("thin_content", "", _thin_detail(words, page.get("all_main_words") or 0, opts)))
     return [{"kind": k, "page_url": url, "target": t, "detail": d} for k, t, d in found]
 
@@ -356,16 +374,40 @@ def _full_main_sql(crawl_id: int) -> str:
 
 
 def _page_facts_sql(crawl_id: int) -> str:
+    cid = int(crawl_id)
     return f"""
+        WITH teasers AS (
+            SELECT page_url AS url, count(DISTINCT link_url) AS teaser_targets, sum(word_count) AS teaser_words
+            FROM blocks WHERE crawl_id = {cid} AND role = 'teaser' AND link_url IS NOT NULL
+              AND link_url <> page_url
+            GROUP BY page_url
+        ),
+        series AS (
+            SELECT DISTINCT source_url AS url FROM links
+            WHERE crawl_id = {cid} AND element IN ('link', 'a')
+              AND list_has_any(string_split(lower(coalesce(rel, '')), ' '), ['next', 'prev'])
+        ),
+        inlinks AS (   -- for each canonicalized page: is every link to it from its own family?
+            SELECT l.url, bool_and(l.source_url = p.canonical OR s.canonical = p.canonical) AS own
+            FROM links l JOIN pages p ON p.crawl_id = {cid} AND p.url = l.url AND p.canonical <> p.url
+            LEFT JOIN pages s ON s.crawl_id = {cid} AND s.url = l.source_url
+            WHERE l.crawl_id = {cid} AND l.element IN ('a', 'area')
+            GROUP BY l.url
+        )
         SELECT p.url, r.status, p.title, p.title_count, p.meta_description, p.meta_robots,
                r.x_robots_tag, p.canonical, c.status AS canonical_status, p.h1,
-               m.words AS main_words, f.words AS all_main_words
+               m.words AS main_words, f.words AS all_main_words,
+               t.teaser_targets, t.teaser_words, s.url IS NOT NULL AS paginated,
+               coalesce(i.own, false) AND c.status BETWEEN 200 AND 299 AS own_variant
         FROM pages p
         LEFT JOIN responses r ON r.crawl_id = p.crawl_id AND r.url = p.url
         LEFT JOIN responses c ON c.crawl_id = p.crawl_id AND c.url = p.canonical
         LEFT JOIN ({store.main_text_sql(crawl_id)}) m ON m.url = p.url
         LEFT JOIN ({_full_main_sql(crawl_id)}) f ON f.url = p.url
-        WHERE p.crawl_id = {int(crawl_id)}
+        LEFT JOIN teasers t ON t.url = p.url
+        LEFT JOIN series s ON s.url = p.url
+        LEFT JOIN inlinks i ON i.url = p.url
+        WHERE p.crawl_id = {cid}
         ORDER BY p.url
     """
 
@@ -632,16 +674,21 @@ def _large_pages(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
 
 
 def _noindex_files(con, crawl_id: int) -> Iterator[dict]:
-    # Non-HTML files of the site (PDFs, ...) kept out of search by X-Robots-Tag; pages are
-    # handled with their meta robots in page_findings.
-    sql = """
+    # Documents of the site (PDFs, ...) that people open from a link, kept out of search by
+    # X-Robots-Tag; pages are handled with their meta robots in page_findings. Machine
+    # endpoints (WordPress REST and oEmbed JSON/XML named by <link> in <head>, feeds) are
+    # not meant for search: on-page checks are for what visitors read.
+    machine = " OR ".join(f"lower(coalesce(r.content_type, '')) LIKE '%{t}%'" for t in MACHINE_TYPES)
+    sql = f"""
         SELECT r.url, r.x_robots_tag FROM responses r
         WHERE r.crawl_id = ? AND r.is_internal AND r.outcome = 'fetched' AND r.status BETWEEN 200 AND 299
-          AND r.x_robots_tag IS NOT NULL
+          AND r.x_robots_tag IS NOT NULL AND NOT ({machine})
           AND r.url NOT IN (SELECT url FROM pages WHERE crawl_id = ?)
+          AND (r.url IN (SELECT url FROM links WHERE crawl_id = ? AND element IN ('a', 'area', 'iframe'))
+               OR r.url IN (SELECT url FROM sitemap_urls WHERE crawl_id = ?))
         ORDER BY r.url
     """
-    for batch in store.iter_batches(con, sql, [crawl_id, crawl_id]):
+    for batch in store.iter_batches(con, sql, [crawl_id] * 4):
         for row in batch:
             if says_noindex(row["x_robots_tag"]):
                 yield {"kind": "noindex", "page_url": row["url"], "target": "",

@@ -282,6 +282,12 @@ def build_site(con):
                    error=f"{H}/calendar?month=*", depth=5 + m)
     c.response(f"{H}/huge", bytes=5_200_000)
     c.response(f"{H}/huge.pdf", content_type="application/pdf", bytes=9_000_000, x_robots_tag="noindex")
+    c.link(f"{H}/ok1", f"{H}/huge.pdf")                                  # a document people open
+    for endpoint, ctype in ((f"{H}/wp-json/wp/v2/pages/7", "application/json"),
+                            (f"{H}/wp-json/oembed/1.0/embed?format=xml", "text/xml+oembed"),
+                            (f"{H}/feed/", "application/rss+xml")):      # machine endpoints: no notice
+        c.response(endpoint, content_type=ctype, bytes=900, x_robots_tag="noindex")
+        c.link(f"{H}/ok1", endpoint, element="link", href=endpoint)
     c.response(f"{H}/missing", status=404)
     c.response(f"{H}/enormous", outcome="error", status=None, content_type=None, bytes=None, error="too large")
     c.response(f"{H}/timeout", outcome="error", status=None, content_type=None, bytes=None, error="timeout")
