@@ -10,7 +10,7 @@ from http import HTTPStatus
 from urllib.parse import unquote
 
 from crawler import store
-from analysis.findings import Finding, kinds_of
+from analysis.findings import Finding, kinds_of, rank
 from crawler.config import Options
 from crawler.urls import UNFETCHABLE_SCHEMES, host_key
 
@@ -29,6 +29,8 @@ RULES = {
     "external_dns": ("broken_link", "error"),
     "rate_limited": ("broken_link", "notice"),
     "invalid_url": ("broken_link", "error"),
+    "file_url": ("broken_link", "error"),
+    "space_in_href": ("broken_link", "warning"),
     "redirect_chain": ("redirect_chain", "warning"),
     "external_redirect_chain": ("redirect_chain", "notice"),
     "too_many_redirects": ("redirect_chain", "error"),
@@ -46,6 +48,10 @@ MAX_SUGGESTED = 500        # broken targets for which a similar page of the site
 # downloader middleware declined the request.
 NOT_BROKEN_ERRORS = ("too large", "not fetched")
 AUTH_STATUSES = {401, 403, 407}
+# Schemes that name a file on the author's own computer: broken for every visitor.
+LOCAL_FILE_SCHEMES = {"file"}
+# Rate limiting is the other server's choice, not a fault of the link: a warning at most.
+MOST_SEVERE = {"rate_limited": "warning"}
 
 
 def severity(rule: str, options: Options) -> str:
@@ -54,7 +60,9 @@ def severity(rule: str, options: Options) -> str:
         return options.links.severity[rule]
     if rule == "external_auth":
         return options.links.external_auth_severity
-    return options.severity.get(kind, default)   # a kind-level [severity] override wins over the rule's default
+    chosen = options.severity.get(kind, default)   # a kind-level [severity] override wins over the rule's default
+    cap = MOST_SEVERE.get(rule)
+    return cap if cap and rank(chosen) < rank(cap) else chosen
 
 
 # --- plain rules ------------------------------------------------------------------------------
@@ -235,6 +243,11 @@ def classify_invalid(row: dict) -> dict | None:
     """An href that is no URL at all, or an http(s) scheme misspelt ('htps://')."""
     href = (row.get("href") or "").strip()
     reason = row.get("invalid_reason") or "invalid URL"
+    if row["target_type"] == "unfetchable" and reason in LOCAL_FILE_SCHEMES:
+        shown = href if len(href) <= 300 else href[:299] + "…"
+        return _finding("file_url", shown, f'a file on the author\'s computer, not on the web; href "{shown}"; '
+                        f"{describe(row)}",
+                        "Upload the file to the site and link to its web address (https://…), or remove the link.")
     if row["target_type"] == "unfetchable":
         meant = scheme_typo(reason)
         if meant is None:
@@ -248,6 +261,21 @@ def classify_invalid(row: dict) -> dict | None:
     return _finding("invalid_url", shown, f'{reason}; href "{shown}"; {describe(row)}',
                     "Correct the href: write a full address like https://example.org/page, "
                     "or a path on this site like /page.")
+
+
+def href_has_space(href: str | None) -> bool:
+    """Whether an href holds whitespace inside it (the ends are trimmed by browsers)."""
+    return bool(href) and any(c.isspace() for c in href.strip())
+
+
+def classify_space(row: dict) -> dict | None:
+    """An href with a space in it: browsers encode it, other tools (mail, apps) cut the link there."""
+    if not href_has_space(row.get("href")):
+        return None
+    href = " ".join(row["href"].split())
+    shown = href if len(href) <= 200 else href[:199] + "…"
+    return _finding("space_in_href", row["url"], f'the href "{shown}" contains a space; {describe(row)}',
+                    f"Write the address without spaces (%20 where the name has one): {row['url']}")
 
 
 def classify_anchor(row: dict) -> dict | None:
@@ -349,13 +377,31 @@ def link_findings_sql(crawl_id: int) -> str:
 def invalid_findings_sql(crawl_id: int) -> str:
     cid = int(crawl_id)
     known = ", ".join(f"'{s}'" for s in sorted(UNFETCHABLE_SCHEMES))
+    local = ", ".join(f"'{s}'" for s in sorted(LOCAL_FILE_SCHEMES))
     return f"""
     SELECT source_url, href, target_type, invalid_reason, {_first_text()}
     FROM links
     WHERE crawl_id = {cid} AND (target_type = 'invalid'
-          OR (target_type = 'unfetchable' AND invalid_reason NOT IN ({known})))
+          OR (target_type = 'unfetchable' AND (invalid_reason NOT IN ({known})
+                                               OR invalid_reason IN ({local}))))
     GROUP BY source_url, href, target_type, invalid_reason
     ORDER BY source_url, href
+    """
+
+
+def space_findings_sql(crawl_id: int) -> str:
+    """Links whose href has whitespace inside and whose target is otherwise fine (a broken
+    target is reported as broken already)."""
+    cid = int(crawl_id)
+    return targets_sql(cid) + f"""
+    SELECT l.source_url, l.url, arg_min(l.href, l.position) AS href, {_first_text()}
+    FROM links l LEFT JOIN target t ON t.url = l.url
+    WHERE l.crawl_id = {cid} AND l.target_type IN ('internal', 'external')
+      AND regexp_matches(trim(l.href), '\\s')
+      AND (t.url IS NULL OR (t.outcome IN ('fetched', 'cached') AND t.status BETWEEN 200 AND 299
+                             AND t.redirect_to IS NULL))
+    GROUP BY l.source_url, l.url
+    ORDER BY l.source_url, l.url
     """
 
 
@@ -380,21 +426,29 @@ def anchor_findings_sql(crawl_id: int) -> str:
 
 def orphan_findings_sql(crawl_id: int) -> str:
     """Sitemap URLs that answered 2xx and that no a/area link of another crawled page reaches
-    (directly or through redirects); start URLs are never orphans."""
+    (directly, through redirects or as the canonical of the linked URL); start URLs are never
+    orphans. A page's links to itself (skip links, #top, a comment-reply URL whose canonical is
+    the page) are no inlinks."""
     cid = int(crawl_id)
     return targets_sql(cid) + f"""
-    , linked AS (
-        SELECT l.url FROM links l
-        WHERE l.crawl_id = {cid} AND l.element IN ('a', 'area') AND l.source_url <> l.url
-        UNION
-        SELECT t.final_url FROM links l JOIN target t ON t.url = l.url
-        WHERE l.crawl_id = {cid} AND l.element IN ('a', 'area') AND l.source_url <> t.final_url
+    , reached AS (   -- every page a link lands on: its URL, the end of its redirects, their canonical
+        SELECT l.source_url, coalesce(sp.canonical, l.source_url) AS source_canonical,
+               unnest([l.url, t.final_url, tp.canonical]) AS url
+        FROM links l
+        LEFT JOIN target t ON t.url = l.url
+        LEFT JOIN pages tp ON tp.crawl_id = {cid} AND tp.url = coalesce(t.final_url, l.url)
+        LEFT JOIN pages sp ON sp.crawl_id = {cid} AND sp.url = l.source_url
+        WHERE l.crawl_id = {cid} AND l.element IN ('a', 'area') AND l.url IS NOT NULL
+    ),
+    linked AS (
+        SELECT DISTINCT url FROM reached
+        WHERE url IS NOT NULL AND url <> source_url AND url <> source_canonical
     )
     SELECT s.url, min(s.sitemap) AS sitemap, count(DISTINCT s.sitemap) AS sitemaps
     FROM sitemap_urls s JOIN resp r ON r.url = s.url
     WHERE s.crawl_id = {cid} AND r.outcome IN ('fetched', 'cached') AND r.status BETWEEN 200 AND 299
       AND r.redirect_to IS NULL
-      AND s.url NOT IN (SELECT url FROM linked WHERE url IS NOT NULL)
+      AND s.url NOT IN (SELECT url FROM linked)
       AND NOT list_contains((SELECT start_urls FROM crawls WHERE crawl_id = {cid}), s.url)
     GROUP BY s.url ORDER BY s.url
     """
@@ -470,6 +524,9 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
         for batch in store.iter_batches(con, invalid_findings_sql(crawl_id)):
             for row in batch:
                 yield row["source_url"], classify_invalid(row), row["text"]
+        for batch in store.iter_batches(con, space_findings_sql(crawl_id)):
+            for row in batch:
+                yield row["source_url"], classify_space(row), row["text"]
         for batch in store.iter_batches(con, anchor_findings_sql(crawl_id)):
             for row in batch:
                 yield row["source_url"], classify_anchor(row), row["text"]

@@ -12,7 +12,7 @@ import pandas as pd
 from crawler import store
 from analysis.findings import kinds_of, severity_for
 from crawler.config import Options, OnpageOptions
-from crawler.urls import normalize, strip_tracking, url_shape
+from crawler.urls import normalize, strip_tracking, trap_reason, url_shape
 
 KINDS = kinds_of("onpage")   # kind -> default severity (analysis/findings.py)
 
@@ -70,6 +70,8 @@ NUM_PERM = 128              # MinHash signature length
 EST_MARGIN = 0.1            # candidate pairs estimated this far under the threshold are checked exactly
 BUCKET_WINDOW = 100         # in one LSH bucket, each page is paired with its next 100 neighbours
 _WORD = re.compile(r"\w+")
+# Content types of machine endpoints, never pages or documents for people.
+MACHINE_TYPES = ("json", "xml", "javascript", "text/css", "rss", "atom")
 _ROBOTS_VALUED = {"max-snippet", "max-image-preview", "max-video-preview", "unavailable_after"}
 _SEARCH_BOTS = {"googlebot", "bingbot"}   # user-agent-scoped directives that count
 
@@ -161,12 +163,28 @@ def _thin_detail(words: int, all_words: int, opts: OnpageOptions) -> str:
     return detail
 
 
+LISTING_MIN_ENTRIES = 2     # teasers to distinct pages that make a page a listing
+
+
+def is_listing(page: dict) -> bool:
+    """A blog home, category, tag, archive or results page: it lists other pages (teasers to at
+    least LISTING_MIN_ENTRIES of them carrying more words than its own text) or is one page of
+    a series (rel=next/prev). Its text is the entries; it is not a thin article."""
+    if page.get("paginated"):
+        return True
+    entries = page.get("teaser_targets") or 0
+    return entries >= LISTING_MIN_ENTRIES and (page.get("teaser_words") or 0) >= (page.get("main_words") or 0)
+
+
 def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
     """The checks that need one page only, as rows of kind, page_url, target, detail.
 
     `page` has url and the pages/responses columns status, title, title_count, meta_description,
     meta_robots, x_robots_tag, canonical, canonical_status, h1, main_words (words of
-    store.main_text_sql), all_main_words (every main block, repeats included).
+    store.main_text_sql), all_main_words (every main block, repeats included), and for
+    is_listing teaser_targets, teaser_words, paginated; own_variant when the page is linked only
+    from its canonical page and that page's other variants (a ?replytocom= or sort-order URL:
+    the canonical link is doing its job).
     """
     url = page["url"]
     found: list[tuple] = []
@@ -175,7 +193,7 @@ def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
     if says_noindex(page.get("x_robots_tag")):
         found.append(("noindex", "", f"X-Robots-Tag: {quote(page['x_robots_tag'], 100)}"))
     other = canonical_elsewhere(url, page.get("canonical"))
-    if other:
+    if other and not page.get("own_variant"):
         status = page.get("canonical_status")
         answer = "was not crawled" if status is None else f"answers {status}"
         found.append(("canonicalized", other, f"canonical link to another URL, which {answer}"))
@@ -195,7 +213,7 @@ def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
             found.append(("multiple_h1", "", f"{len(shown)} <h1> headings: "
                           + " | ".join(quote(h, 60) for h in shown[:5])))
         words = page.get("main_words") or 0
-        if words < opts.thin_words:
+        if words < opts.thin_words and not is_listing(page):
             found.append(("thin_content", "", _thin_detail(words, page.get("all_main_words") or 0, opts)))
     return [{"kind": k, "page_url": url, "target": t, "detail": d} for k, t, d in found]
 
@@ -339,16 +357,40 @@ def _full_main_sql(crawl_id: int) -> str:
 
 
 def _page_facts_sql(crawl_id: int) -> str:
+    cid = int(crawl_id)
     return f"""
+        WITH teasers AS (
+            SELECT page_url AS url, count(DISTINCT link_url) AS teaser_targets, sum(word_count) AS teaser_words
+            FROM blocks WHERE crawl_id = {cid} AND role = 'teaser' AND link_url IS NOT NULL
+              AND link_url <> page_url
+            GROUP BY page_url
+        ),
+        series AS (
+            SELECT DISTINCT source_url AS url FROM links
+            WHERE crawl_id = {cid} AND element IN ('link', 'a')
+              AND list_has_any(string_split(lower(coalesce(rel, '')), ' '), ['next', 'prev'])
+        ),
+        inlinks AS (   -- for each canonicalized page: is every link to it from its own family?
+            SELECT l.url, bool_and(l.source_url = p.canonical OR s.canonical = p.canonical) AS own
+            FROM links l JOIN pages p ON p.crawl_id = {cid} AND p.url = l.url AND p.canonical <> p.url
+            LEFT JOIN pages s ON s.crawl_id = {cid} AND s.url = l.source_url
+            WHERE l.crawl_id = {cid} AND l.element IN ('a', 'area')
+            GROUP BY l.url
+        )
         SELECT p.url, r.status, p.title, p.title_count, p.meta_description, p.meta_robots,
                r.x_robots_tag, p.canonical, c.status AS canonical_status, p.h1,
-               m.words AS main_words, f.words AS all_main_words
+               m.words AS main_words, f.words AS all_main_words,
+               t.teaser_targets, t.teaser_words, s.url IS NOT NULL AS paginated,
+               coalesce(i.own, false) AND c.status BETWEEN 200 AND 299 AS own_variant
         FROM pages p
         LEFT JOIN responses r ON r.crawl_id = p.crawl_id AND r.url = p.url
         LEFT JOIN responses c ON c.crawl_id = p.crawl_id AND c.url = p.canonical
         LEFT JOIN ({store.main_text_sql(crawl_id)}) m ON m.url = p.url
         LEFT JOIN ({_full_main_sql(crawl_id)}) f ON f.url = p.url
-        WHERE p.crawl_id = {int(crawl_id)}
+        LEFT JOIN teasers t ON t.url = p.url
+        LEFT JOIN series s ON s.url = p.url
+        LEFT JOIN inlinks i ON i.url = p.url
+        WHERE p.crawl_id = {cid}
         ORDER BY p.url
     """
 
@@ -522,23 +564,74 @@ def _normalized(url: str) -> str:
         return url
 
 
+def trap_reason_of(first_url: str, depth: int | None, pattern_pages: int, crawl_options: dict) -> str:
+    """Why the crawl stopped following a pattern, from the options it ran with (the crawl
+    records the first URL not followed; the rule that stopped it follows from the URL)."""
+    d = Options()
+    mql = crawl_options.get("max_query_length", d.max_query_length)
+    mps = crawl_options.get("max_path_segments", d.max_path_segments)
+    max_depth = crawl_options.get("max_depth", d.max_depth)
+    chain = crawl_options.get("trap_chain", d.trap_chain)
+    reason = trap_reason(first_url, mql, mps)
+    if reason:
+        return reason
+    if depth is not None and depth > max_depth:
+        return f"deeper than max_depth ({max_depth}): the crawl stopped here"
+    if pattern_pages >= chain:
+        return f"more than {chain} URLs of one pattern, each linked from the last"
+    return (f"after {pattern_pages} page{'s' * (pattern_pages != 1)} of this pattern the URLs went on "
+            "without new content (the same links page after page)")
+
+
+def trap_entry(con, crawl_id: int, pattern: str, first_url: str) -> str:
+    """The page through which the crawl entered a trap: the shallowest page of another pattern
+    that links to a URL of the pattern (stable from week to week, unlike the URL that was cut,
+    which moves with the date); else the page that linked to the first URL not followed."""
+    prefix = re.split(r"\{n\}|\?", pattern, maxsplit=1)[0]
+    rows = con.execute(
+        "SELECT l.source_url, l.url, coalesce(r.depth, 2147483647) AS depth FROM links l "
+        "LEFT JOIN responses r ON r.crawl_id = l.crawl_id AND r.url = l.source_url "
+        "WHERE l.crawl_id = ? AND starts_with(l.url, ?) ORDER BY depth, l.source_url",
+        [crawl_id, prefix]).fetchall()
+    for source, url, _ in rows:
+        if url_shape(url) == pattern and url_shape(source) != pattern:
+            return source
+    linked = [source for source, url, _ in rows if url == first_url]
+    return linked[0] if linked else first_url
+
+
 def _crawler_traps(con, crawl_id: int) -> Iterator[dict]:
+    """One finding per URL pattern the crawl stopped following, keyed on its entry page."""
+    cur = con.cursor()     # its own cursor: flags are being written on con meanwhile
+    try:
+        options = store.crawl_info(cur, crawl_id).get("options") or {}
+    finally:
+        cur.close()
     sql = """
-        SELECT coalesce(r.error, r.url) AS grp, any_value(r.error) AS pattern, count(*) AS n,
-               list(r.url ORDER BY coalesce(r.depth, 2147483647), r.url)[1] AS first_url
+        SELECT coalesce(r.error, r.url) AS pattern, count(*) AS n,
+               arg_min(r.url, (coalesce(r.depth, 2147483647), r.url)) AS first_url,
+               min(r.depth) AS depth
         FROM responses r WHERE r.crawl_id = ? AND r.outcome = 'trap'
-        GROUP BY grp ORDER BY grp
+        GROUP BY pattern ORDER BY pattern
     """
     for batch in store.iter_batches(con, sql, [crawl_id]):
         for row in batch:
-            source = con.execute(
-                "SELECT min(source_url) FROM links WHERE crawl_id = ? AND url = ?", [crawl_id, row["first_url"]]
-            ).fetchall()[0][0]
-            detail = f"{row['n']} URL{'s' if row['n'] > 1 else ''} of this pattern not followed"
-            if source:
-                detail += f"; linked from {source}"
-            yield {"kind": "crawler_trap", "page_url": row["first_url"],
-                   "target": row["pattern"] or url_shape(row["first_url"]), "detail": detail}
+            pattern, first = row["pattern"], row["first_url"]
+            if not pattern.startswith(("http://", "https://")):
+                pattern = url_shape(first)
+            cur = con.cursor()
+            try:
+                crawled = sum(url_shape(u) == pattern for (u,) in cur.execute(
+                    "SELECT url FROM pages WHERE crawl_id = ? AND starts_with(url, ?)",
+                    [crawl_id, re.split(r"\{n\}|\?", pattern, maxsplit=1)[0]]).fetchall())
+                entry = trap_entry(cur, crawl_id, pattern, first)
+            finally:
+                cur.close()
+            reason = trap_reason_of(first, row["depth"], crawled, options if isinstance(options, dict) else {})
+            yield {"kind": "crawler_trap", "page_url": entry,
+                   "target": pattern,
+                   "detail": f"first URL not followed: {first}; {reason}; {crawled} page"
+                             f"{'s' * (crawled != 1)} of this pattern crawled"}
 
 
 def _large_pages(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
@@ -564,16 +657,21 @@ def _large_pages(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
 
 
 def _noindex_files(con, crawl_id: int) -> Iterator[dict]:
-    # Non-HTML files of the site (PDFs, ...) kept out of search by X-Robots-Tag; pages are
-    # handled with their meta robots in page_findings.
-    sql = """
+    # Documents of the site (PDFs, ...) that people open from a link, kept out of search by
+    # X-Robots-Tag; pages are handled with their meta robots in page_findings. Machine
+    # endpoints (WordPress REST and oEmbed JSON/XML named by <link> in <head>, feeds) are
+    # not meant for search: on-page checks are for what visitors read.
+    machine = " OR ".join(f"lower(coalesce(r.content_type, '')) LIKE '%{t}%'" for t in MACHINE_TYPES)
+    sql = f"""
         SELECT r.url, r.x_robots_tag FROM responses r
         WHERE r.crawl_id = ? AND r.is_internal AND r.outcome = 'fetched' AND r.status BETWEEN 200 AND 299
-          AND r.x_robots_tag IS NOT NULL
+          AND r.x_robots_tag IS NOT NULL AND NOT ({machine})
           AND r.url NOT IN (SELECT url FROM pages WHERE crawl_id = ?)
+          AND (r.url IN (SELECT url FROM links WHERE crawl_id = ? AND element IN ('a', 'area', 'iframe'))
+               OR r.url IN (SELECT url FROM sitemap_urls WHERE crawl_id = ?))
         ORDER BY r.url
     """
-    for batch in store.iter_batches(con, sql, [crawl_id, crawl_id]):
+    for batch in store.iter_batches(con, sql, [crawl_id] * 4):
         for row in batch:
             if says_noindex(row["x_robots_tag"]):
                 yield {"kind": "noindex", "page_url": row["url"], "target": "",

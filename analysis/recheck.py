@@ -201,10 +201,12 @@ def _topic_checks(con, crawl_id: int, tcon, tid: int, url: str, options: Options
     if score.get("off_topic") is not None:
         fresh.rechecked.add("off_topic_page")
         if score["off_topic"]:
-            label = f"topic “{score['topic_label']}”, " if score.get("topic_label") else ""
+            # CONTRACT: off_topic_page has an empty target; the label goes in detail
+            words = ", ".join(score.get("distinctive_words") or []) or "none"
             fresh.findings.append({"kind": "off_topic_page", "severity": sev_page, "target": "",
-                                   "detail": f"{label}similarity {score['similarity']:.2f} (off topic below "
-                                             f"{score['cutoff']:.2f})"})
+                                   "detail": f"words that set it apart: {words}; topic: "
+                                             f"{score.get('topic_label') or 'none'}; similarity "
+                                             f"{score['similarity']:.2f} (off topic below {score['cutoff']:.2f})"})
     off_pages = {u for (u,) in con.execute(
         "SELECT url FROM topics WHERE crawl_id = ? AND off_topic", [crawl_id]).fetchall()}
     if not off_pages and not con.execute("SELECT count(*) FROM topics WHERE crawl_id = ?",

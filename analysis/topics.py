@@ -33,6 +33,10 @@ MIN_PAGES = 5            # fewer pages with text: there is no core to compare wi
 MAX_DRIFT_SHARE = 0.4    # without hints, more pages far from the core: no dominant topic
 MIN_DRIFT_WORDS = 2      # a block is judged by its own text with at least this many drift words
 MIN_BLOCK_WORDS = 3      # shorter blocks ("Read more") are judged only by the page they link to
+MIN_MAIN_BLOCK_WORDS = 15  # a paragraph of main text with this many words is judged on its own
+# A paragraph shares fewer words with anything than a page does: it is far only below this
+# share of the typical paragraph's similarity (pages: MAX_RATIO), and the robust z cutoff.
+BLOCK_RATIO = 0.25
 ENGLISH_MIN_STOP_SHARE = 0.15  # English prose is 40-50% stop words, other languages under 10%
 LANGUAGE_SAMPLE = 1500   # characters of a text that tell its language
 TOPIC_SAMPLE = 5000      # pages an NMF is fitted on; every page is then given a topic
@@ -527,6 +531,7 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
         _write_labels(con, crawl_id, model, pages)
         flags += _page_flags(con, crawl_id, options, model)
         flags += _block_flags(con, crawl_id, options, model, pages)
+        flags += _main_block_flags(con, crawl_id, options, model, pages)
         flags += _changed_flags(con, crawl_id, options, model, pages)
     writer.flush()
     return store.write_flags(con, crawl_id, "topics", flags, KINDS)
@@ -574,10 +579,11 @@ def _page_flags(con, crawl_id: int, options: Options, model: SiteModel) -> list[
         "SELECT url, topic_label, similarity, distinctive_words FROM topics "
         "WHERE crawl_id = ? AND off_topic ORDER BY url", [crawl_id]).fetchall()
     return [{
-        "kind": "off_topic_page", "page_url": url, "severity": severity, "target": label or "",
-        "detail": (f"similarity {sim:.2f} to the site's core ({core_words}); a typical page has "
-                   f"{model.typical:.2f}, pages below {model.cutoff:.2f} are off topic; "
-                   f"words that set it apart: {words or 'none'}"),
+        # CONTRACT: the target is empty; a label changes when the model is refitted
+        "kind": "off_topic_page", "page_url": url, "severity": severity, "target": "",
+        "detail": (f"words that set it apart: {words or 'none'}; topic: {label or 'none'}; "
+                   f"similarity {sim:.2f} to the site's core ({core_words}); a typical page has "
+                   f"{model.typical:.2f}, pages below {model.cutoff:.2f} are off topic"),
         "suggestion": ("Move or remove this page, or rewrite it around the site's core topic; "
                        "if the site's focus has changed on purpose, set topics.core_keywords"),
     } for url, label, sim, words in rows]
@@ -612,8 +618,13 @@ def _block_sql(crawl_id: int) -> str:
                k.carriers, t.off_topic AS target_off, t.topic_label AS target_label
         FROM candidates c JOIN carriers k USING (text_hash)
         LEFT JOIN first_links f USING (page_url, block_index)
+        LEFT JOIN pages tp ON tp.crawl_id = {cid} AND tp.url = coalesce(c.link_url, f.url)
+        LEFT JOIN pages cp ON cp.crawl_id = {cid} AND cp.url = c.page_url
         LEFT JOIN topics t ON t.crawl_id = {cid} AND t.url = coalesce(c.link_url, f.url)
                           AND t.url <> c.page_url
+                          -- a link to the page itself in another form (a comment's reply link)
+                          AND coalesce(tp.canonical, t.url) <> c.page_url
+                          AND coalesce(tp.canonical, t.url) <> coalesce(cp.canonical, c.page_url)
         ORDER BY c.page_url, c.block_index
     """
 
@@ -658,6 +669,79 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
                        and known_w[i] - core_w[i] > core_w[i] and page_w[i] < 0.5 * known_w[i])
             if by_link or by_text:
                 out.append(_block_finding(b, V[i], by_link, drift_terms, model.terms, severity))
+    return out
+
+
+def main_blocks_sql(crawl_id: int) -> str:
+    """Every paragraph of main text with MIN_MAIN_BLOCK_WORDS words or more that is not site
+    furniture (those are judged by _block_flags), with the first link it holds."""
+    cid = int(crawl_id)
+    return f"""
+        WITH repeated AS ({store.repeated_blocks_sql(cid)}),
+        firsts AS (
+            SELECT source_url AS page_url, block_index, arg_min(url, position) AS url FROM links
+            WHERE crawl_id = {cid} AND element = 'a' AND url IS NOT NULL GROUP BY ALL
+        )
+        SELECT b.page_url, b.block_index, b.text, f.url AS link_url FROM blocks b
+        LEFT JOIN firsts f USING (page_url, block_index)
+        WHERE b.crawl_id = {cid} AND b.role = 'main' AND b.word_count >= {MIN_MAIN_BLOCK_WORDS}
+          AND b.text_hash NOT IN (SELECT text_hash FROM repeated)
+        ORDER BY b.page_url, b.block_index
+    """
+
+
+def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
+                      pages: PageScores) -> list[dict]:
+    """Paragraphs of main text, on a page that is itself on topic, that are far from both the
+    site's core and the rest of their page (a paragraph injected into one article).
+
+    Far means below the cutoff of off_topic_cutoff over every judged paragraph's similarity
+    to the core (the same robust rule as for pages, on the distribution of paragraphs), and
+    below BLOCK_RATIO of the typical paragraph's similarity."""
+    if model.cutoff is None or model.no_verdict:
+        return []
+    row_of = {url: i for i, url in enumerate(pages.urls)}
+    judged = {u for u, i in row_of.items() if not pages.utility[i] and not pages.off[i]}
+    sims, candidates = [], []
+    for batch in store.iter_batches(con, main_blocks_sql(crawl_id), size=BATCH):
+        batch = [b for b in batch if b["page_url"] in judged]
+        if not batch:
+            continue
+        V = model.vectorizer.transform([READ_MORE.sub(" ", b["text"]) for b in batch])
+        sim, utility, _, _ = model.score(V)
+        keep = (V.getnnz(axis=1) >= MIN_DRIFT_WORDS) & ~utility
+        sims.append(sim[keep])
+        candidates += [(b, float(x), V[i]) for i, (b, x) in enumerate(zip(batch, sim)) if keep[i]]
+    if not candidates:
+        return []
+    typical, cutoff = off_topic_cutoff(np.concatenate(sims))
+    cutoff = min(cutoff, BLOCK_RATIO * typical)
+    far = [c for c in candidates if c[1] < cutoff]
+    if not far:
+        return []
+    # the rest of each page, without the paragraph: what the paragraph should belong to
+    wanted = sorted({b["page_url"] for b, _, _ in far})
+    texts = dict(con.execute(f"SELECT url, text FROM ({store.main_text_sql(crawl_id)}) "
+                             "WHERE url IN (SELECT unnest(?::VARCHAR[]))", [wanted]).fetchall())
+    rest = model.vectorizer.transform([texts.get(b["page_url"], "").replace(b["text"], " ")
+                                       for b, _, _ in far])
+    to_page = np.asarray(rest.multiply(sp.vstack([v for _, _, v in far])).sum(axis=1)).ravel()
+    severity = severity_for(options.severity, "off_topic_block")
+    out = []
+    for (block, sim, vector), page_sim in zip(far, to_page):
+        if page_sim >= cutoff:
+            continue
+        order = np.lexsort((model.terms[vector.indices], -vector.data))
+        words = [str(model.terms[vector.indices[j]]) for j in order][:LABEL_WORDS]
+        out.append({
+            "kind": "off_topic_block", "page_url": block["page_url"], "severity": severity,
+            "target": block["link_url"] or "",
+            "detail": (f"“{quote(block['text'])}”: a paragraph of the main text far from the site's "
+                       f"topic (similarity {sim:.2f}; paragraphs below {cutoff:.2f} are far) and from "
+                       f"the rest of its page ({page_sim:.2f}); its words: {', '.join(words)}"),
+            "suggestion": ("Remove this paragraph if it was not written for the page (injected links "
+                           "are a sign of a hacked or spammed site), or rewrite it around the page's topic"),
+        })
     return out
 
 

@@ -36,6 +36,7 @@ class Options:
     autothrottle: bool = True
     max_bytes: int = 10_000_000           # larger responses are cut off and recorded "too large"
     trap_chain: int = 50                  # URLs of one shape, each found on the previous: a trap
+    trap_repeat: int = 3                  # pages of one shape in a row with the same other links: a trap
     max_query_length: int = 300
     max_path_segments: int = 20
     resume: bool = False
@@ -128,7 +129,7 @@ def apply_overrides(options: Options, overrides: dict[str, Any]) -> Options:
 
 # Crawl options with a lower bound: (name, least value, example). A value below it means nothing.
 CRAWL_MINIMUMS = (("max_pages", 1, 10_000), ("max_depth", 0, 50), ("concurrency", 1, 8),
-                  ("external_concurrency", 1, 2), ("max_bytes", 1, 10_000_000), ("trap_chain", 1, 50),
+                  ("external_concurrency", 1, 2), ("max_bytes", 1, 10_000_000), ("trap_chain", 1, 50), ("trap_repeat", 1, 3),
                   ("max_query_length", 0, 300), ("max_path_segments", 1, 20))
 
 

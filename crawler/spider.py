@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import re
 from dataclasses import dataclass, field
@@ -36,6 +37,42 @@ MAX_REDIRECTS = 20                               # hops followed per chain, as b
 MAX_URL_CHARS = 8192                             # longer URLs are refused by common servers
 SITE_DOWN_STREAK = 20                            # site requests in a row without an answer: it is down
 TOO_LARGE_SIZE = re.compile(r"(?:receive|received) (\d+) bytes")
+
+
+SKETCH_WORDS = 64          # words kept to compare a page's text with the one before it
+SAME_TEXT = 0.8           # estimated Jaccard of the word sets above which two texts are the same
+
+
+def text_sketch(texts: list[str]) -> list[int]:
+    """Bottom-k sketch of the page's distinct words, numbers left out (a month's number changes,
+    an empty calendar's text does not)."""
+    words = {w for t in texts for w in re.findall(r"[^\W\d_]+", t.lower())}
+    hashed = (int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(), "big") for w in words)
+    return sorted(hashed)[:SKETCH_WORDS]
+
+
+def sketch_similarity(a: list[int], b: list[int]) -> float:
+    """Jaccard estimate of two bottom-k sketches (1.0 for two empty texts)."""
+    if not a and not b:
+        return 1.0
+    union = sorted(set(a) | set(b))[:SKETCH_WORDS]
+    both = set(a) & set(b)
+    return sum(h in both for h in union) / len(union)
+
+
+def repeat_state(links: list[dict], texts: list[str], meta: dict) -> dict:
+    """How many pages of one URL pattern in a row, this one included, have the same links to
+    other patterns and the same words as the one before: an endless calendar's empty months
+    do; pagination, a multi-page article and real content do not.
+    Returns {"links_key", "sketch", "repeats"} for the page's meta."""
+    shape = meta.get("shape")
+    others = sorted({l["url"] for l in links if l.get("url") and url_shape(l["url"]) != shape})
+    key = hashlib.blake2b("\n".join(others).encode(), digest_size=8).hexdigest()
+    sketch = text_sketch(texts)
+    same = (meta.get("parent_links") == key
+            and sketch_similarity(sketch, meta.get("parent_sketch") or []) >= SAME_TEXT)
+    repeats = meta.get("parent_repeats", 0) + 1 if same else 1
+    return {"links_key": key, "sketch": sketch, "repeats": repeats}
 
 
 @dataclass
@@ -416,7 +453,7 @@ class AuditSpider(scrapy.Spider):
             return
         text, row["charset"] = decode_html(row["content_type"], response.body)
         page = extract(text, row["url"], self.ctx.site_hosts)
-        yield from self.follow_links(page.links, meta)
+        yield from self.follow_links(page.links, {**meta, **repeat_state(page.links, [b["text"] for b in page.blocks], meta)})
         yield PageItem(url=row["url"], page={
             "crawl_id": self.ctx.crawl_id, "url": row["url"], "title": page.title,
             "title_count": page.title_count, "meta_description": page.meta_description,
@@ -466,14 +503,20 @@ class AuditSpider(scrapy.Spider):
         url = stripped
         if url in self.requested:
             return
+        shape = url_shape(url)
         if depth > self.options.max_depth:
             self.state["past_max_depth"] = self._st("past_max_depth", 0) + 1
+            # the first URL of each pattern cut off is recorded, so the bound leaves a trace
+            yield from self.record_trap(url, shape, f"deeper than max_depth {self.options.max_depth}", depth)
             return
         reason = trap_reason(url, self.options.max_query_length, self.options.max_path_segments)
-        shape = url_shape(url)
-        run = parent.get("run", 1) + 1 if shape == parent.get("shape") else 1
+        same = shape == parent.get("shape")
+        run = parent.get("run", 1) + 1 if same else 1
         if reason is None and run > self.options.trap_chain:
             reason = f"more than {self.options.trap_chain} URLs of one pattern, each linked from the last"
+        if reason is None and same and parent.get("repeats", 1) >= self.options.trap_repeat:
+            reason = (f"{parent['repeats']} pages of one pattern in a row with the same links and words: "
+                      "the pattern goes on without new content")
         if reason:
             yield from self.record_trap(url, shape, reason, depth)
             return
@@ -481,9 +524,14 @@ class AuditSpider(scrapy.Spider):
             self.state["max_pages_reached"] = True
             return
         self.requested.add(url)
-        yield self.page_request(url, depth, found_by, shape, run)
+        request = self.page_request(url, depth, found_by, shape, run)
+        if same:   # what the child compares its own links with
+            request.meta.update(parent_links=parent.get("links_key"), parent_sketch=parent.get("sketch"),
+                                parent_repeats=parent.get("repeats", 1))
+        yield request
 
     def record_trap(self, url: str, shape: str, reason: str, depth: int):
+        """Record the first URL of a pattern that is not followed (one row per pattern)."""
         if not self.crawl_state.trap_once(shape):
             return
         req = Request(url, meta={"url": url, "purpose": "crawl", "depth": depth, "found_by": "link"})

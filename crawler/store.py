@@ -284,6 +284,21 @@ def insert_rows(con, table: str, rows: list[dict]) -> None:
 
 # --- what analyses read -------------------------------------------------------------------
 
+def repeated_blocks_sql(crawl_id: int) -> str:
+    """SQL giving the text_hash of every block that repeats on BOILERPLATE_MIN_PAGES pages or
+    more. A page that names another crawled page as its canonical (a ?replytocom= or print
+    variant) is that page, so it does not make the page's own text look like furniture."""
+    cid = int(crawl_id)
+    return f"""
+            SELECT b.text_hash FROM blocks b
+            LEFT JOIN pages p ON p.crawl_id = {cid} AND p.url = b.page_url
+            LEFT JOIN pages c ON c.crawl_id = {cid} AND c.url = p.canonical
+            WHERE b.crawl_id = {cid}
+            GROUP BY b.text_hash
+            HAVING count(DISTINCT CASE WHEN c.url IS NOT NULL THEN c.url ELSE b.page_url END)
+                   >= {BOILERPLATE_MIN_PAGES}"""
+
+
 def main_text_sql(crawl_id: int) -> str:
     """SQL giving (url, text, words, content_hash) for every parsed page of a crawl.
 
@@ -294,8 +309,7 @@ def main_text_sql(crawl_id: int) -> str:
     cid = int(crawl_id)
     return f"""
         WITH repeated AS (
-            SELECT text_hash FROM blocks WHERE crawl_id = {cid}
-            GROUP BY text_hash HAVING count(DISTINCT page_url) >= {BOILERPLATE_MIN_PAGES}
+            {repeated_blocks_sql(cid)}
         ),
         main AS (
             SELECT page_url AS url,
@@ -397,6 +411,19 @@ def write_flags(con, crawl_id: int, analysis: str, rows: Iterable, kinds: Iterab
         })
         counts[f.kind] = counts.get(f.kind, 0) + 1
     writer.flush()
+    if kinds:
+        # A page that names another crawled page as its canonical is that page: a finding it
+        # shares with its canonical is reported once, on the canonical page.
+        marks = ",".join("?" * len(kinds))
+        con.execute(f"""
+            DELETE FROM flags f USING pages p
+            WHERE f.crawl_id = ? AND f.kind IN ({marks})
+              AND p.crawl_id = f.crawl_id AND p.url = f.page_url AND p.canonical <> p.url
+              AND EXISTS (SELECT 1 FROM flags g WHERE g.crawl_id = f.crawl_id AND g.kind = f.kind
+                          AND g.target = f.target AND g.page_url = p.canonical)
+        """, [crawl_id, *kinds])
+        counts.update(con.execute(f"SELECT kind, count(*) FROM flags WHERE crawl_id = ? AND kind IN ({marks}) "
+                                  "GROUP BY kind", [crawl_id, *kinds]).fetchall())
     return counts
 
 

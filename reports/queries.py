@@ -233,7 +233,9 @@ def off_topic_blocks(cid: int, limit: int) -> Query:
             SELECT *, coalesce(block_text, detail) AS block   -- detail: rows of a schema-1 database
             FROM flags WHERE crawl_id = $cid AND kind = 'off_topic_block')
         SELECT block, target, count(*) AS pages,
-               list(page_url ORDER BY page_url)[1:20] AS page_urls,
+               CASE WHEN count(*) > 50
+                    THEN list_append(list(page_url ORDER BY page_url)[1:50], '… and ' || (count(*) - 50) || ' more')
+                    ELSE list(page_url ORDER BY page_url) END AS page_urls,
                min(detail) AS detail, min(suggestion) AS suggestion,
                CASE WHEN bool_and(coalesce(status, 'new') = 'new') THEN 'new'
                     WHEN bool_or(coalesce(status, 'new') = 'new') THEN 'new on some pages'

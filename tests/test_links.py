@@ -415,35 +415,63 @@ def test_blocked_by_robots_is_a_notice_not_broken(crawl):
 
 
 BAD_HREFS = [
-    # href, expected finding target (None: no finding; the link resolves to a healthy page)
-    ("/a b.html", None),
-    ("/café", None),
-    ("HTTP://CLINIC.TEST/upper", None),
-    ("../../../../past-root", None),
-    ("//blog.clinic.test/protocol-relative", None),
-    ("http://clinic.test:8080/other-port", None),
-    ("http://bücher.example/", None),
-    ("http://x:99999/", "http://x:99999/"),
-    ("http://", "http://"),
-    ("http://a b/", "http://a b/"),
-    ("htps://clinic.test/x", "htps://clinic.test/x"),
-    ("  /trimmed  ", None),
+    # href, expected finding target (None: no finding), severity, start of its detail
+    ("/a b.html", "http://clinic.test/a%20b.html", "warning", 'the href "/a b.html" contains a space'),
+    ("/café", None, None, None),
+    ("HTTP://CLINIC.TEST/upper", None, None, None),
+    ("../../../../past-root", None, None, None),
+    ("//blog.clinic.test/protocol-relative", None, None, None),
+    ("http://clinic.test:8080/other-port", None, None, None),
+    ("http://bücher.example/", None, None, None),
+    ("http://x:99999/", "http://x:99999/", "error", "invalid URL: "),
+    ("http://", "http://", "error", "invalid URL: "),
+    ("http://a b/", "http://a b/", "error", "invalid URL: "),
+    ("htps://clinic.test/x", "htps://clinic.test/x", "error", "invalid URL: "),
+    ("  /trimmed  ", None, None, None),
+    ("/a%20b.html", None, None, None),                  # encoded: fine
+    ("file:///C:/Users/anna/Desktop/leaflet.pdf", "file:///C:/Users/anna/Desktop/leaflet.pdf", "error",
+     "a file on the author's computer"),
+    ("FILE://server/share/form.docx", "FILE://server/share/form.docx", "error", "a file on the author's computer"),
+    ("mailto:care@clinic.test", None, None, None),
+    ("tel:+1 555 0100", None, None, None),             # spaces in a phone number are fine
 ]
 
 
 def test_bad_hrefs_get_a_verdict_never_a_crash(crawl):
-    crawl.page(HOME, links_to=[(href, f"bad {i}") for i, (href, _) in enumerate(BAD_HREFS)])
-    for href, _ in BAD_HREFS:
+    crawl.page(HOME, links_to=[(href, f"bad {i}") for i, (href, *_) in enumerate(BAD_HREFS)])
+    for href, *_ in BAD_HREFS:
         r = resolve(href, HOME, HOSTS)
         if r.url:
             crawl.response(r.url, 200)
     crawl.analyse()
-    expected = {("broken_link", HOME, target) for _, target in BAD_HREFS if target}
+    expected = {("broken_link", HOME, target) for _, target, *_ in BAD_HREFS if target}
     assert crawl.found() == expected
-    for target in (t for _, t in BAD_HREFS if t):
-        flag = crawl.one("broken_link", target)
-        assert flag["detail"].startswith("invalid URL: ") and flag["severity"] == "error"
+    for _, target, sev, detail in BAD_HREFS:
+        if target:
+            flag = crawl.one("broken_link", target)
+            assert flag["detail"].startswith(detail) and flag["severity"] == sev, flag
     assert "did you mean https:?" in crawl.one("broken_link", "htps://clinic.test/x")["detail"]
+
+
+def test_a_space_in_an_href_to_a_broken_page_is_one_broken_link(crawl):
+    crawl.page(HOME, links_to=["/contact us"])
+    crawl.response(C + "/contact%20us", 404)
+    crawl.analyse()
+    assert crawl.found() == {("broken_link", HOME, C + "/contact%20us")}
+    assert crawl.one("broken_link", C + "/contact%20us")["severity"] == "error"
+
+
+@pytest.mark.parametrize("override, expected", [
+    ({}, "notice"),
+    ({"broken_link": "error"}, "warning"),        # rate limiting is never an error
+    ({"broken_link": "notice"}, "notice"),
+])
+def test_rate_limiting_is_a_warning_at_most(crawl, override, expected):
+    crawl.page(HOME, links_to=[X + "/busy"])
+    crawl.response(X + "/busy", 429, attempts=3)
+    crawl.analyse(replace(Options(), severity=override))
+    flag = crawl.one("broken_link", X + "/busy")
+    assert flag["severity"] == expected and "429" in flag["detail"] and "3 attempts" in flag["detail"]
 
 
 def test_missing_anchors(crawl):
@@ -485,6 +513,36 @@ def test_orphan_pages(crawl):
     assert counts["orphan_page"] == 2
     flag = next(f for f in crawl.flags() if f["page_url"] == B + "/sitemap-only")
     assert flag["detail"] == f"listed in the sitemap {C}/sitemap.xml; no crawled page links to it"
+
+
+@pytest.mark.parametrize("self_links, canonical, orphan", [
+    # links the orphan page holds to itself, its canonical: never an inlink
+    (["#content"], None, True),                                  # a "Skip to content" link
+    (["#top", "/orphan#main", C + "/orphan"], None, True),
+    (["/orphan?replytocom=12#respond"], None, True),              # reply link, canonical to the page
+    (["/orphan/"], C + "/orphan", True),                          # its own URL in another form
+    ([], None, True),
+])
+def test_a_page_linking_to_itself_is_still_an_orphan(crawl, self_links, canonical, orphan):
+    crawl.page(HOME, links_to=["/linked"]).page(C + "/linked")
+    crawl.page(C + "/orphan", links_to=self_links + ["/linked"])
+    crawl.con.execute("UPDATE pages SET canonical = ? WHERE url = ?", [canonical or C + "/orphan", C + "/orphan"])
+    for link in self_links:
+        r = resolve(link, C + "/orphan", HOSTS)
+        if r.url != C + "/orphan":
+            crawl.page(r.url)
+            crawl.con.execute("UPDATE pages SET canonical = ? WHERE url = ?", [C + "/orphan", r.url])
+    crawl.sitemap(HOME, C + "/linked", C + "/orphan")
+    crawl.analyse()
+    assert (("orphan_page", C + "/orphan", "") in crawl.found()) == orphan
+
+
+def test_a_link_from_another_page_through_its_canonical_is_an_inlink(crawl):
+    crawl.page(HOME, links_to=["/post?replytocom=3"]).page(C + "/post?replytocom=3").page(C + "/post")
+    crawl.con.execute("UPDATE pages SET canonical = ? WHERE url LIKE '%/post%'", [C + "/post"])
+    crawl.sitemap(HOME, C + "/post")
+    crawl.analyse()
+    assert not [f for f in crawl.found() if f[0] == "orphan_page"]
 
 
 @pytest.mark.parametrize("status, stats, beyond, orphans", [
@@ -632,7 +690,7 @@ def practice_site(refused: int) -> dict[str, HostSpec]:
             <a href="{W}/status">the EMDR association</a>, <a href="{W}/slow-journal">a slow journal</a>,
             <a href="http://127.0.0.1:{refused}/emdr">an old partner site</a>,
             <a href="{W}/flaky">a flaky resource</a>, <a href="{W}/rate-limited">a busy resource</a>.</p>"""),
-        "/team": html("Our team", f"""<p>Meet the clinicians. <a href="/services/emdr#how-it-works">How EMDR
+        "/team": html("Our team", """<p>Meet the clinicians. <a href="/services/emdr#how-it-works">How EMDR
             works</a>. <a href="/staff">Staff list</a>. <a href="/portal/login">Client portal</a>.
             <a href="/%C3%A9quipe">Notre équipe</a>. <a href="/files/intake form.pdf">Intake form</a>.</p>"""),
         "/about": html("About", f"""<p>Founded in 2009. <a href="{J}/articles/grounding-technique">Grounding
@@ -659,7 +717,7 @@ def practice_site(refused: int) -> dict[str, HostSpec]:
             + "</urlset>")),
     }
     journal = {
-        "/": html("The Harbor Mind Journal", f"""<ul><li><a href="/articles/panic-attacks">Panic attacks</a>
+        "/": html("The Harbor Mind Journal", """<ul><li><a href="/articles/panic-attacks">Panic attacks</a>
             <li><a href="/articles/grounding-techniques">Grounding techniques</a>
             <li><a href="/articles/first-session">Your first session</a>
             <li><a href="/articles/burnout">Burnout</a><li><a href="/archive/">Archive</a></ul>"""),

@@ -282,6 +282,12 @@ def build_site(con):
                    error=f"{H}/calendar?month=*", depth=5 + m)
     c.response(f"{H}/huge", bytes=5_200_000)
     c.response(f"{H}/huge.pdf", content_type="application/pdf", bytes=9_000_000, x_robots_tag="noindex")
+    c.link(f"{H}/ok1", f"{H}/huge.pdf")                                  # a document people open
+    for endpoint, ctype in ((f"{H}/wp-json/wp/v2/pages/7", "application/json"),
+                            (f"{H}/wp-json/oembed/1.0/embed?format=xml", "text/xml+oembed"),
+                            (f"{H}/feed/", "application/rss+xml")):      # machine endpoints: no notice
+        c.response(endpoint, content_type=ctype, bytes=900, x_robots_tag="noindex")
+        c.link(f"{H}/ok1", endpoint, element="link", href=endpoint)
     c.response(f"{H}/missing", status=404)
     c.response(f"{H}/enormous", outcome="error", status=None, content_type=None, bytes=None, error="too large")
     c.response(f"{H}/timeout", outcome="error", status=None, content_type=None, bytes=None, error="timeout")
@@ -307,7 +313,7 @@ EXPECTED = sorted([
     ("duplicate_url", f"{H}/ok4?sessionid=abc123", f"{H}/ok4"),
     ("duplicate_url", f"{H}/ok5?utm_source=news&utm_medium=email", f"{H}/ok5"),
     ("duplicate_url", f"{H}/ok0?utm_campaign=spring", f"{H}/ok0"),
-    ("crawler_trap", f"{H}/calendar?month=2031-01", f"{H}/calendar?month=*"),
+    ("crawler_trap", f"{H}/ok4", f"{H}/calendar?month=*"),
     ("large_page", f"{H}/huge", ""),
     ("large_page", f"{H}/enormous", ""),
 ])
@@ -327,7 +333,7 @@ def test_findings_say_where_to_look(con):
     detail = dict(con.execute("SELECT kind || ' ' || page_url, detail FROM flags WHERE crawl_id = ?", [crawl_id]).fetchall())
     assert detail[f"duplicate_url {H}/ok0?utm_campaign=spring"].endswith(f"listed in the sitemap {H}/sitemap.xml")
     assert detail[f"duplicate_url {H}/ok4?sessionid=abc123"].endswith(f"linked from {H}/ok3")
-    assert detail[f"crawler_trap {H}/calendar?month=2031-01"] == f"3 URLs of this pattern not followed; linked from {H}/ok4"
+    assert detail[f"crawler_trap {H}/ok4"].startswith(f"first URL not followed: {H}/calendar?month=2031-01; ")
     assert detail[f"duplicate_title {H}/same-a"] == f"2 pages share this title, also: {H}/same-b"
     assert detail[f"large_page {H}/huge"] == "5.2 MB of HTML, more than 2.0 MB"
     assert "too large" in detail[f"large_page {H}/enormous"]

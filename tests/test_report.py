@@ -30,7 +30,8 @@ CONTRACT_PAGE_COLUMNS = ["url", "status", "depth", "title", "word_count", "readi
 SUMMARY_KEYS = ["site", "crawl_id", "previous_crawl_id", "started_at", "finished_at",
                 "pages_crawled", "counts", "new", "fixed"]
 SITE = "https://clinic.test"
-KINDS = {"broken_link": "error", "hard_to_read": "warning", "duplicate_title": "warning"}
+KINDS = {"broken_link": "error", "hard_to_read": "warning", "duplicate_title": "warning",
+         "off_topic_block": "warning"}
 
 
 # --- helpers: a stored crawl built through the store ------------------------------------------

@@ -147,3 +147,34 @@ def test_hostile_title_runs_nothing_in_chromium(tmp_path):
     assert HOSTILE_TITLE in visit.facts["text"] and BREAKOUT in visit.facts["text"]
     # Our data blocks plus our one script: nothing injected.
     assert visit.facts["scripts"] == report.read_text().count("<script")
+
+
+def test_a_block_on_many_pages_is_one_folded_row(tmp_path):
+    need_chromium()
+    from test_report import SITE, add_crawl
+
+    teaser = "“Win big at our partner casino tonight…Read More”: links to an off-topic page"
+    pages = {f"/post-{i}": f"Post {i}" for i in range(25)} | {"/post-x": "Post X"}
+    flags = [("off_topic_block", f"/post-{i}", SITE + "/casino", teaser) for i in range(25)]
+    flags.append(("off_topic_block", "/post-x", SITE + "/loans", "“Quick loans”: injected"))
+    con = store.open_store(tmp_path / "audit.duckdb")
+    try:
+        cid = add_crawl(con, pages, flags)
+        report = write_report(con, cid, tmp_path / "out", Options())
+    finally:
+        con.close()
+    with Chromium() as browser:
+        visit = browser.visit(report, inspect="""(() => {
+          const t = document.querySelector('.datatable[data-src="t-offblocks"]');
+          const f = document.querySelector('.datatable[data-src="t-findings"]');
+          return {rows: t.querySelectorAll('tbody tr').length,
+                  summaries: Array.from(t.querySelectorAll('summary')).map(s => s.textContent),
+                  open: t.querySelector('details') && t.querySelector('details').open,
+                  bullets: Array.from(t.querySelectorAll('tbody tr')).map(r => r.querySelectorAll('li').length),
+                  options: Array.from(f.querySelectorAll('select option')).map(o => o.textContent)}; })()""")
+    assert visit.errors == []
+    facts = visit.facts
+    assert facts["rows"] == 2 and facts["summaries"] == ["on 25 pages"] and facts["open"] is False
+    assert facts["bullets"] == [25, 1]            # the list is there, folded; a single page stays a bullet
+    assert "all statuses" in facts["options"] and "all kinds" in facts["options"]
+    assert not [o for o in facts["options"] if o.endswith("ss")]

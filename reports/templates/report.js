@@ -14,6 +14,8 @@
   }
   function isUrl(s) { return typeof s === "string" && /^https?:\/\//i.test(s); }
   function shortUrl(s) { return s.replace(/^https?:\/\//i, ""); }
+  var LIST_OPEN = 3;   // lists longer than this are folded into <details>
+  function plural(word) { return /(s|x|z|ch|sh)$/.test(word) ? word + "es" : /[^aeiou]y$/.test(word) ? word.slice(0, -1) + "ies" : word + "s"; }
   function fmt(v) { return typeof v === "number" ? v.toLocaleString("en") : v; }
 
   function cellContent(td, value, type) {
@@ -34,7 +36,14 @@
         cellContent(li, value[i], isUrl(value[i]) ? "url" : "text");
         ul.appendChild(li);
       }
-      td.appendChild(ul);
+      if (value.length > LIST_OPEN) {
+        // A block on 25 pages is one line that opens, not 25 bullets.
+        var n = value.length, more = /^… and (\d+) more$/.exec(value[value.length - 1]);
+        if (more) n += parseInt(more[1], 10) - 1;
+        var details = el("details"), summary = el("summary", null, "on " + fmt(n) + " pages");
+        details.appendChild(summary); details.appendChild(ul);
+        td.appendChild(details);
+      } else td.appendChild(ul);
     } else if (type === "num") {
       td.className = "n"; td.textContent = fmt(value);
     } else if (type === "bool") {
@@ -88,7 +97,7 @@
       values.sort();
       var sel = el("select");
       sel.setAttribute("aria-label", "Filter by " + self.cols[idx].label);
-      sel.appendChild(el("option", null, "all " + self.cols[idx].label + "s")).value = "";
+      sel.appendChild(el("option", null, "all " + plural(self.cols[idx].label))).value = "";
       values.forEach(function (v) { var o = el("option", null, v); o.value = v; sel.appendChild(o); });
       sel.addEventListener("change", function () { self.facetValues[idx] = sel.value; self.apply(); });
       self.selects[key] = sel;
