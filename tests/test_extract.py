@@ -408,7 +408,7 @@ def test_landmark_roles(html, expected):
     ('<div class="page-header"><h1>Ketamine</h1></div><p>Body text.</p>', [("main", "Ketamine"), ("main", "Body text.")]),
     # A main hint beside a detail word names a detail, not the content region.
     ('<div class="post-meta">Posted by admin</div><div>Body text of the page.</div>',
-     [("main", "Posted by admin"), ("main", "Body text of the page.")]),
+     [("other", "Posted by admin"), ("main", "Body text of the page.")]),
     # A sidebar listing posts is still a sidebar; a wrapper around the content region is not.
     ('<div id="sidebar"><div class="post">Recent post</div></div><main><p>Body.</p></main>',
      [("aside", "Recent post"), ("main", "Body.")]),
