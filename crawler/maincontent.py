@@ -15,7 +15,7 @@ ROLES = ("main", "nav", "header", "footer", "aside", "teaser", "comment", "other
 TAG_ROLE = {"nav": "nav", "aside": "aside", "header": "header", "footer": "footer",
             "main": "main", "article": "article"}
 ARIA_ROLE = {"navigation": "nav", "banner": "header", "contentinfo": "footer",
-             "complementary": "aside", "main": "main"}
+             "complementary": "aside", "main": "main", "dialog": "other", "alertdialog": "other"}
 # Class/id hints are read on layout containers only: on <li class="menu-item"> or
 # <body class="single-post"> they describe something else. Comments are also read on the
 # <li> and <article> of each comment (WordPress' comment list).
@@ -33,7 +33,8 @@ HINT_TOKENS = (
     ("footer", {"footer", "colophon", "sitefooter", "copyright"}),
     ("header", {"header", "masthead", "banner", "topbar", "siteheader"}),
     ("aside", {"sidebar", "widget", "widgets", "aside", "related", "secondary", "recommended",
-               "newsletter", "promo", "advert", "advertisement", "sponsored", "outbrain", "taboola"}),
+               "newsletter", "promo", "advert", "advertisement", "sponsored", "outbrain", "taboola",
+               "cookie", "cookies", "consent", "gdpr", "popup", "modal"}),
     # Post furniture around the prose: bylines, dates, tags, share bars, captions and credits.
     ("other", {"meta", "byline", "author", "dateline", "timestamp", "date", "posted", "postmeta",
                "tags", "tagged", "categories", "share", "sharing", "social", "sharedaddy", "caption",
@@ -82,6 +83,13 @@ def landmarks(root, roles, classed) -> dict:
     Demotable header/footer are part of the content inside article/main."""
     marks = {el: (TAG_ROLE[el.tag], el.tag in ("header", "footer"))
              for el in root.iter(*TAG_ROLE)}
+    for el in root.iter("dialog"):
+        marks[el] = ("other", False)
+    # An <article> inside another is, by the HTML standard, related content: a comment, a
+    # related post's card. (One that holds most of the prose is made void again in label().)
+    for el, (role, _) in list(marks.items()):
+        if role == "article" and any(a.tag == "article" for a in el.iterancestors()):
+            marks[el] = ("aside", False)
     for el in roles:
         tokens = el.get("role").lower().split()
         role = next((ARIA_ROLE[t] for t in tokens if t in ARIA_ROLE), None)
@@ -101,21 +109,26 @@ def landmarks(root, roles, classed) -> dict:
             seeds.append(el)
     # A hinted landmark must not swallow the page's content: "content-sidebar-wrap" or a
     # "page-header" that holds the h1 are wrappers, not sidebars or banners.
-    core = set()
-    seeds += [el for el, (role, _) in marks.items() if role in ("main", "article")
-              and el not in hinted]
-    seeds += list(root.iter("h1"))
-    for seed in seeds:
-        for ancestor in seed.iterancestors():
-            if ancestor in core:
-                break
-            core.add(ancestor)
+    # A comment thread is only kept from holding the h1 or <main>: the <article> and "content"
+    # of each comment are its own.
+    core, top = _ancestors(seeds + [el for el, (role, _) in marks.items() if role == "article"]), \
+        _ancestors([el for el, (role, _) in marks.items() if role == "main"] + list(root.iter("h1")))
     for el, role in hinted.items():
         if role == "mainhint":
             marks[el] = (role, False)
-        elif el not in core:
+        elif el not in top and (role == "comment" or el not in core):
             marks[el] = (role, role in ("header", "footer"))
     return marks
+
+
+def _ancestors(elements) -> set:
+    out = set()
+    for seed in elements:
+        for ancestor in seed.iterancestors():
+            if ancestor in out:
+                break
+            out.add(ancestor)
+    return out
 
 
 def label(raw: list[RawBlock], marks: dict, link_block: dict) -> tuple[list[dict], dict]:
