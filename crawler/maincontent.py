@@ -62,7 +62,8 @@ PROSE_MIN_WORDS = 10        # a block of prose: ten words or more...
 PROSE_MAX_LINK_SHARE = 0.3  # ...mostly outside links
 ROOT_MIN_PROSE = 60         # less prose than this on a page: no content root, landmarks decide
 ROOT_SHARE = 0.8            # the content root is the deepest element holding this share of prose
-VOID_SHARE = 0.5            # a header, menu or widget holding this share of the prose is a misread wrapper
+VOID_SHARE = 0.5            # a header, menu or widget holding this share of the prose...
+RUN_SHARE = 0.5             # ...as paragraphs of one parent holding half of it is a misread wrapper
 CAPTIONS = frozenset({"figcaption", "caption"})
 
 
@@ -111,8 +112,9 @@ def landmarks(root, roles, classed) -> dict:
     # "page-header" that holds the h1 are wrappers, not sidebars or banners.
     # A comment thread is only kept from holding the h1 or <main>: the <article> and "content"
     # of each comment are its own.
-    core, top = _ancestors(seeds + [el for el, (role, _) in marks.items() if role == "article"]), \
-        _ancestors([el for el, (role, _) in marks.items() if role == "main"] + list(root.iter("h1")))
+    # (An <article> is no seed: a rail of related posts is made of them.)
+    top = _ancestors([el for el, (role, _) in marks.items() if role == "main"] + list(root.iter("h1")))
+    core = _ancestors(seeds) | top
     for el, role in hinted.items():
         if role == "mainhint":
             marks[el] = (role, False)
@@ -193,8 +195,10 @@ def _region(chain: tuple, marks: dict, void: set) -> tuple:
 
 
 def _void_landmarks(raw, marks, prose) -> set:
-    """Landmarks that hold most of the page's prose: a header or menu a misnested page made
-    swallow the article, a widget class on the post body. Comment threads are never void."""
+    """Landmarks that hold most of the page's prose as one run of paragraphs: a header or menu a
+    misnested page made swallow the article, a widget class on the post body. A rail of excerpts
+    (one short paragraph per card) holds its prose under many parents, and stays; comment
+    threads are never void."""
     total = sum(prose)
     if total < ROOT_MIN_PROSE:
         return set()
@@ -203,8 +207,18 @@ def _void_landmarks(raw, marks, prose) -> set:
         if p:
             for el in b.regions:
                 held[el] = held.get(el, 0) + p
-    return {el for el, p in held.items()
-            if p >= VOID_SHARE * total and marks[el][0] in LANDMARK_ROLES and marks[el][0] != "comment"}
+    void = set()
+    for el, p in held.items():
+        if p < VOID_SHARE * total or marks[el][0] not in LANDMARK_ROLES or marks[el][0] == "comment":
+            continue
+        by_parent: dict = {}
+        for b, q in zip(raw, prose):
+            if q and el in b.regions:
+                parent = b.owner.getparent()
+                by_parent[parent] = by_parent.get(parent, 0) + q
+        if max(by_parent.values()) >= RUN_SHARE * p:
+            void.add(el)
+    return void
 
 
 def _content_root(raw, prose, eligible):
