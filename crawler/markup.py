@@ -8,6 +8,7 @@ import threading
 from functools import lru_cache
 
 from lxml import etree
+from selectolax.lexbor import LexborHTMLParser
 
 from crawler.text import clean
 
@@ -42,21 +43,29 @@ HIDDEN_CLASSES = frozenset({"hidden", "hide", "d-none", "is-hidden", "visually-h
 _HIDDEN_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\s*(?:!important\s*)?(?:;|$)",
                            re.IGNORECASE)
 
+# libxml2 drops everything after </html>, where browsers still show it (and where injected
+# links sometimes sit); without the end tags it all stays in <body>.
 _END_TAGS = re.compile(r"</(?:html|body)\s*>", re.IGNORECASE)
 _local = threading.local()
 
 
 def parse(html: str):
-    """The page's element tree (lxml), or None when there is nothing to parse."""
-    # Bytes with an explicit encoding: lxml refuses str input that carries an XML encoding
-    # declaration, and libxml2 turns NUL and control characters into U+FFFD instead of failing.
+    """The page's element tree (lxml) as a browser builds it, or None when there is nothing to parse.
+
+    Lexbor (selectolax), an HTML5-compliant parser, builds the tree and writes it back out
+    well nested; lxml then reads that. libxml2's own HTML parser nests an unclosed <div> in a
+    page-top <header>, or a <header> inside an open <p>, differently from a browser: the
+    header would swallow the article."""
     if not html or html.isspace():
         return None
-    # libxml2 drops everything after </html>, where browsers still show it (and where injected
-    # links sometimes sit); without the end tags it all stays in <body>.
-    data = _END_TAGS.sub("", html).encode("utf-8", "replace")
     try:
-        return etree.fromstring(data, _parser())
+        html = LexborHTMLParser(html).html or ""
+    except (ValueError, RuntimeError):   # selectolax refuses some input: libxml2 still tries
+        html = _END_TAGS.sub("", html)
+    # Bytes with an explicit encoding: lxml refuses str input that carries an XML encoding
+    # declaration, and libxml2 turns NUL and control characters into U+FFFD instead of failing.
+    try:
+        return etree.fromstring(html.encode("utf-8", "replace"), _parser())
     except (etree.LxmlError, ValueError):
         return None
 
