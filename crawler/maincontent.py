@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from crawler.blocks import RawBlock, path
 from crawler.markup import LIST_TAGS
-from crawler.text import count_words, hash_collapsed
+from crawler.text import count_words, hash_collapsed, is_dateline
 
 ROLES = ("main", "nav", "header", "footer", "aside", "teaser", "comment", "other")  # of a block
 
@@ -151,7 +151,7 @@ def label(raw: list[RawBlock], marks: dict, link_block: dict) -> tuple[list[dict
         for b, ok in zip(raw, eligible):
             if not ok:
                 main_roles.append(None)
-            elif not _within(b.owner, root) or b.dense or b.owner.tag in CAPTIONS:
+            elif not _within(b.owner, root) or b.dense or b.owner.tag in CAPTIONS or is_dateline(b.text):
                 main_roles.append("other")
             else:
                 main_roles.append("main")
@@ -264,6 +264,8 @@ def _landmark_labels(raw, words, regions) -> list:
     for b, (landmark, ctx) in zip(raw, regions):
         if landmark is not None or b.teaser_url is not None:
             out.append(None)
+        elif is_dateline(b.text):
+            out.append("other")
         elif ctx is not None and has_main:
             out.append("other" if b.owner.tag in LIST_TAGS and b.dense else "main")
         else:

@@ -134,7 +134,30 @@ def english_share(words: Iterable[str]) -> tuple[float, int]:
 def reads_as_english(words: Iterable[str]) -> bool | None:
     """The "is it English?" test on lower-cased words: True or False, None when fewer than
     ENGLISH_MIN_SAMPLE words leave it undecided (readability, topics)."""
-    share, n = english_share(words)
-    if n < ENGLISH_MIN_SAMPLE:
+    return reads_as_english_share(*english_share(words))
+
+
+def reads_as_english_share(share: float, sampled: int) -> bool | None:
+    """The same test on english_share's result, for a caller that also reports the share."""
+    if sampled < ENGLISH_MIN_SAMPLE:
         return None
     return share >= ENGLISH_MIN_SHARE
+
+
+# --- datelines -----------------------------------------------------------------------------------
+
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_DATE = (rf"(?:\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}|"
+         rf"{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}})")
+_TIME = r"(?:,?\s*(?:at\s+)?\d{1,2}[:.]\d{2}\s*(?:[ap]\.?m\.?)?(?:\s+[a-z]{2,4})?)?"
+_DATELINE = re.compile(
+    rf"[\W_]*(?:(?:(?:first\s+|last\s+)?(?:posted|published|updated|modified)(?:\s+on)?|on)\s*:?\s*)?"
+    rf"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?{_DATE}{_TIME}[\W_]*",
+    re.IGNORECASE)
+
+
+def is_dateline(text: str) -> bool:
+    """Whether a block's whole text is a date, optionally with a time and "Posted on" or
+    "Updated": post metadata, not prose (main text, readability)."""
+    return len(text) <= 80 and _DATELINE.fullmatch(text) is not None
