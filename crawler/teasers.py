@@ -99,16 +99,36 @@ def find_teasers(root, links, link_of, a_text, page_url, marks) -> dict:
         if any(ancestor in containers for ancestor in heading.iterancestors()):
             continue
         a = next((a for a in heading.iter("a") if a in link_of), None)
+        start = heading
+        if a is None:
+            # A card whose link wraps the heading and the excerpt ("<a><h4>..</h4><p>..</p></a>"):
+            # its title words are the heading's, the rest is the excerpt.
+            a = _wrapping_link(heading, link_of)
+            if a is not None:
+                words[a] = count_words("".join(heading.itertext()))
+                start = a
         url = links[link_of[a]]["url"] if a is not None else None
         if url is None or url == page_url:
             continue
-        card = climb(heading, a, ("article", "div", "li", "section"))
+        card = climb(start, a, ("article", "div", "li", "section"))
         if card is not None:
             cards.setdefault(card, url)
     if len(cards) >= 2:
         for card, url in cards.items():
             containers.setdefault(card, url)
     return containers
+
+
+def _wrapping_link(heading, link_of):
+    """The <a> around a heading, two levels up at most."""
+    el = heading.getparent()
+    for _ in range(2):
+        if el is None:
+            return None
+        if el.tag == "a":
+            return el if el in link_of else None
+        el = el.getparent()
+    return None
 
 
 def _ends_its_paragraph(a) -> bool:
