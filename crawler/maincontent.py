@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 
 from crawler.blocks import RawBlock, path
-from crawler.markup import LIST_TAGS
+from crawler.markup import HEADINGS, LIST_TAGS
 from crawler.text import count_words, hash_collapsed, is_dateline
 
 ROLES = ("main", "nav", "header", "footer", "aside", "teaser", "comment", "other")  # of a block
@@ -155,6 +155,7 @@ def label(raw: list[RawBlock], marks: dict, link_block: dict) -> tuple[list[dict
                 main_roles.append("other")
             else:
                 main_roles.append("main")
+        _orphan_headings(raw, main_roles)
     rows, paths, final, last = [], {}, {}, None
     for i, (b, (landmark, _), n) in enumerate(zip(raw, regions, words)):
         if b.teaser_url is not None:
@@ -176,6 +177,16 @@ def label(raw: list[RawBlock], marks: dict, link_block: dict) -> tuple[list[dict
         final[i] = len(rows) - 1
         last = landmark if b.teaser_url is None else None
     return rows, {link: final[block] for link, block in link_block.items()}
+
+
+def _orphan_headings(raw, roles) -> None:
+    """A heading of the main text is 'other' when what follows it is not (a heading above the
+    related posts, the comments or a share bar), or nothing follows."""
+    for i in range(len(raw) - 1, -1, -1):
+        if roles[i] == "main" and raw[i].owner.tag in HEADINGS:
+            after = roles[i + 1] if i + 1 < len(raw) else None
+            if after != "main":
+                roles[i] = "other"
 
 
 def _region(chain: tuple, marks: dict, void: set) -> tuple:
