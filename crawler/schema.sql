@@ -75,8 +75,9 @@ CREATE TABLE IF NOT EXISTS pages (
     image_count      INTEGER
 );
 
--- blocks: the page's text split into blocks with a role:
--- main | nav | header | footer | aside | teaser | other
+-- blocks: the page's visible text (hidden elements give none) split into blocks with a role:
+-- main | nav | header | footer | aside | teaser | comment (visitors' comments and the reply
+-- form) | other (outside the content, or post furniture: bylines, dates, tags, share bars, captions)
 CREATE TABLE IF NOT EXISTS blocks (
     crawl_id    INTEGER NOT NULL,
     page_url    VARCHAR NOT NULL,

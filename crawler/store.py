@@ -299,12 +299,13 @@ def repeated_blocks_sql(crawl_id: int) -> str:
                    >= {BOILERPLATE_MIN_PAGES}"""
 
 
-def main_text_sql(crawl_id: int) -> str:
+def main_text_sql(crawl_id: int, blocks: str = "TRUE") -> str:
     """SQL giving (url, text, words, content_hash) for every parsed page of a crawl.
 
     The main text is the page's blocks of role 'main', in page order, without blocks whose
     text repeats on BOILERPLATE_MIN_PAGES pages or more (site furniture inside the content).
-    Pages with no main text get text '' and words 0.
+    Pages with no main text get text '' and words 0. `blocks`, an SQL condition on the
+    blocks table, narrows the main blocks further (readability keeps its prose blocks).
     """
     cid = int(crawl_id)
     return f"""
@@ -316,7 +317,7 @@ def main_text_sql(crawl_id: int) -> str:
                    string_agg(text, '\n' ORDER BY block_index) AS text,
                    sum(word_count) AS words
             FROM blocks
-            WHERE crawl_id = {cid} AND role = 'main'
+            WHERE crawl_id = {cid} AND role = 'main' AND ({blocks})
               AND text_hash NOT IN (SELECT text_hash FROM repeated)
             GROUP BY page_url
         )

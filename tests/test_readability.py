@@ -637,11 +637,17 @@ def test_e2e_grade_is_textstats_on_the_extracted_main_text(crawled):
     (crawl_id,) = con.execute("SELECT max(crawl_id) FROM crawls").fetchall()[0]
     rows = rows_of(con, crawl_id)
     checked = 0
-    for url, text, *_ in con.execute(store.main_text_sql(crawl_id)).fetchall():
+    for url, text, *_ in con.execute(readability.prose_text_sql(crawl_id)).fetchall():
         if rows[url]["skipped_reason"] is None:
             assert rows[url]["reading_grade"] == textstat.flesch_kincaid_grade(scoring_text(text)), url
             checked += 1
     assert checked >= 6
+    # The graded text is the main text less its headings: the title is no sentence.
+    main = dict((u, t) for u, t, *_ in con.execute(store.main_text_sql(crawl_id)).fetchall())
+    prose = dict((u, t) for u, t, *_ in con.execute(readability.prose_text_sql(crawl_id)).fetchall())
+    assert main[base + "/article"].startswith("Running after surgery\n")      # the h1
+    assert prose[base + "/article"].startswith("Running after knee surgery\n")
+    assert "Running after surgery" not in prose[base + "/article"]
     assert "Read More" not in " ".join(t for _, t, *_ in con.execute(store.main_text_sql(crawl_id)).fetchall())
 
 
