@@ -69,6 +69,14 @@ SHINGLE_WORDS = 3           # near-duplicates compare sets of 3-word sequences
 NUM_PERM = 128              # MinHash signature length
 EST_MARGIN = 0.1            # candidate pairs estimated this far under the threshold are checked exactly
 BUCKET_WINDOW = 100         # in one LSH bucket, each page is paired with its next 100 neighbours
+# Templated pages (city landing pages with the place name swapped) sit well under 0.9: a pair
+# this similar is a near-duplicate when runs of RUN_WORDS words or more that both pages share
+# cover TEMPLATE_COVERAGE of the shorter one. Two pages on one subject share words and short
+# phrases, not long verbatim runs.
+TEMPLATE_SIMILARITY = 0.6
+TEMPLATE_RECALL = 0.98      # a templated pair at 0.6 becomes a candidate with this probability (0.9995 at 0.7)
+TEMPLATE_COVERAGE = 0.6
+RUN_WORDS = 10
 _WORD = re.compile(r"\w+")
 # Content types of machine endpoints, never pages or documents for people.
 MACHINE_TYPES = ("json", "xml", "javascript", "text/css", "rss", "atom")
@@ -272,23 +280,23 @@ def minhash(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return out
 
 
-def lsh_shape(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
+def lsh_shape(threshold: float, num_perm: int = NUM_PERM, recall: float = 0.999) -> tuple[int, int]:
     """(bands, rows): the most selective banding that still makes a pair at the threshold a
-    candidate with probability 0.999 (rows=8, bands=16 for 0.9)."""
+    candidate with probability `recall` (rows=8, bands=16 for 0.9 and 0.999)."""
     best = (num_perm, 1)
     for rows in range(1, num_perm + 1):
         if num_perm % rows:
             continue
         bands = num_perm // rows
-        if 1 - (1 - threshold ** rows) ** bands >= 0.999:
+        if 1 - (1 - threshold ** rows) ** bands >= recall:
             best = (bands, rows)
     return best
 
 
-def candidate_pairs(signatures: np.ndarray, threshold: float) -> np.ndarray:
+def candidate_pairs(signatures: np.ndarray, threshold: float, recall: float = 0.999) -> np.ndarray:
     """Pairs (i < j) of rows sharing at least one LSH band, as an (n, 2) int64 array, sorted."""
     n = len(signatures)
-    bands, rows = lsh_shape(threshold, signatures.shape[1] if n else NUM_PERM)
+    bands, rows = lsh_shape(threshold, signatures.shape[1] if n else NUM_PERM, recall)
     found = []
     for band in range(bands):
         cols = signatures[:, band * rows:(band + 1) * rows].astype(np.uint64)
@@ -324,26 +332,52 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return common / (len(a) + len(b) - common)
 
 
+def shared_run_coverage(a: str, b: str, run: int = RUN_WORDS) -> float:
+    """Share of the shorter text's words that lie in runs of `run` words or more found word for
+    word in the other text: what a template leaves behind when a few words are swapped."""
+    wa, wb = _WORD.findall(a.lower()), _WORD.findall(b.lower())
+    if len(wa) > len(wb):
+        wa, wb = wb, wa
+    if len(wa) < run:
+        return 0.0
+    values, counts = shingles([" ".join(wa), " ".join(wb)], run)
+    ha, hb = values[:counts[0]], values[counts[0]:]
+    starts = np.flatnonzero(np.isin(ha, hb))
+    covered = np.zeros(len(wa) + 1, dtype=np.int64)
+    np.add.at(covered, starts, 1)
+    np.add.at(covered, starts + run, -1)
+    return float((np.cumsum(covered)[:-1] > 0).mean())
+
+
+def templated(sim: float, coverage: float) -> bool:
+    return sim >= TEMPLATE_SIMILARITY and coverage >= TEMPLATE_COVERAGE
+
+
+def _low_threshold(threshold: float) -> tuple[float, float]:
+    """(threshold, recall) of the LSH pass: low enough for templated pages."""
+    return (TEMPLATE_SIMILARITY, TEMPLATE_RECALL) if threshold > TEMPLATE_SIMILARITY else (threshold, 0.999)
+
+
 def near_duplicate_pairs(texts: dict[str, str], threshold: float) -> list[tuple[str, str, float]]:
-    """All pairs (url_a < url_b, similarity) of texts at least threshold similar, in memory; for
-    tests and small sets (analyse streams the crawl through the same functions)."""
+    """All pairs (url_a < url_b, similarity) of texts at least threshold similar or templated,
+    in memory; for tests and small sets (analyse streams the crawl through the same functions)."""
     urls = sorted(texts)
     values, counts = shingles([texts[u] for u in urls])
     with_text = [u for u, c in zip(urls, counts) if c > 0]
     sigs = minhash(values, counts)
     sets = {u: np.unique(shingles([texts[u]])[0]) for u in with_text}
     out = []
-    for i, j in candidate_pairs(sigs, threshold):
+    for i, j in candidate_pairs(sigs, *_low_threshold(threshold)):
         a, b = with_text[i], with_text[j]
         sim = jaccard(sets[a], sets[b])
-        if sim >= threshold:
+        if sim >= threshold or templated(sim, shared_run_coverage(texts[a], texts[b])):
             out.append((a, b, sim))
     return out
 
 
 # --- reading the crawl ---------------------------------------------------------------------
 
-def _full_main_sql(crawl_id: int) -> str:
+def full_main_sql(crawl_id: int) -> str:
     """Every 'main' block of each page in order, repeated ones included: what a search engine
     compares. (main_text_sql drops blocks seen on 3+ pages, which would hide a page copied
     under three URLs or a family of templated pages.)"""
@@ -386,7 +420,7 @@ def _page_facts_sql(crawl_id: int) -> str:
         LEFT JOIN responses r ON r.crawl_id = p.crawl_id AND r.url = p.url
         LEFT JOIN responses c ON c.crawl_id = p.crawl_id AND c.url = p.canonical
         LEFT JOIN ({store.main_text_sql(crawl_id)}) m ON m.url = p.url
-        LEFT JOIN ({_full_main_sql(crawl_id)}) f ON f.url = p.url
+        LEFT JOIN ({full_main_sql(crawl_id)}) f ON f.url = p.url
         LEFT JOIN teasers t ON t.url = p.url
         LEFT JOIN series s ON s.url = p.url
         LEFT JOIN inlinks i ON i.url = p.url
@@ -438,7 +472,7 @@ def _near_duplicates(con, crawl_id: int, opts: OnpageOptions, excluded: list[str
     threshold = opts.near_duplicate_similarity
     sql = f"""
         SELECT m.url, m.text, m.content_hash
-        FROM ({_full_main_sql(crawl_id)}) m
+        FROM ({full_main_sql(crawl_id)}) m
         LEFT JOIN responses r ON r.crawl_id = {int(crawl_id)} AND r.url = m.url
         WHERE m.words >= ? AND {_indexable_where('m')}
         ORDER BY m.url
@@ -463,8 +497,9 @@ def _near_duplicates(con, crawl_id: int, opts: OnpageOptions, excluded: list[str
                 members.append(urls)
     sigs = np.concatenate(signatures) if signatures else np.zeros((0, NUM_PERM), np.uint32)
     del rep_of_hash
-    pairs = candidate_pairs(sigs, threshold)
-    pairs = pairs[estimated_similarity(sigs, pairs) >= threshold - EST_MARGIN]
+    low, recall = _low_threshold(threshold)
+    pairs = candidate_pairs(sigs, low, recall)
+    pairs = pairs[estimated_similarity(sigs, pairs) >= low - EST_MARGIN]
     verified = _verify_exactly(con, sql, opts, excluded, members, pairs, threshold)
     neighbours: dict[int, list[tuple[float, int]]] = {}
     for i, j, sim in verified:
@@ -484,7 +519,9 @@ def _near_duplicates(con, crawl_id: int, opts: OnpageOptions, excluded: list[str
             for sim, other, identical in near:
                 detail = ("identical main text" if identical else
                           f"main text {sim:.0%} the same (Jaccard similarity of its "
-                          f"{SHINGLE_WORDS}-word sequences)")
+                          f"{SHINGLE_WORDS}-word sequences)" if sim >= threshold else
+                          f"the same template: most of the main text in runs of {RUN_WORDS}+ words "
+                          f"shared word for word, {sim:.0%} the same by {SHINGLE_WORDS}-word sequences")
                 if more > 0:
                     detail += f"; {more} more similar page{'s' if more > 1 else ''} not listed"
                 yield {"kind": "near_duplicate", "page_url": url, "target": other, "detail": detail}
@@ -502,12 +539,22 @@ def _verify_exactly(con, sql, opts, excluded, members, pairs, threshold) -> list
     for batch in store.iter_batches(con, only, params, size=500):
         for row in batch:
             sets[url_to_rep[row["url"]]] = np.unique(shingles([row["text"]])[0])
-    out = []
+    out, maybe = [], []
     for i, j in pairs:
         sim = jaccard(sets[int(i)], sets[int(j)])
         if sim >= threshold:
             out.append((int(i), int(j), sim))
-    return out
+        elif sim >= TEMPLATE_SIMILARITY:
+            maybe.append((int(i), int(j), sim))
+    if maybe:   # templated candidates: their word runs decide, read back for those pairs only
+        texts: dict[int, str] = {}
+        wanted = sorted({members[k][0] for i, j, _ in maybe for k in (i, j)})
+        for batch in store.iter_batches(con, only, params[:2] + [wanted], size=500):
+            for row in batch:
+                texts[url_to_rep[row["url"]]] = row["text"]
+        out += [(i, j, sim) for i, j, sim in maybe
+                if shared_run_coverage(texts[i], texts[j]) >= TEMPLATE_COVERAGE]
+    return sorted(out)
 
 
 def _missing_alt(con, crawl_id: int) -> Iterator[dict]:

@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from crawler import store
+from analysis import onpage
 from analysis.findings import kinds_of, severity_for
 from crawler.config import Options, TopicsOptions
 from crawler.extract import count_words
@@ -37,6 +38,11 @@ MIN_MAIN_BLOCK_WORDS = 15  # a paragraph of main text with this many words is ju
 # A paragraph shares fewer words with anything than a page does: it is far only below this
 # share of the typical paragraph's similarity (pages: MAX_RATIO), and the robust z cutoff.
 BLOCK_RATIO = 0.25
+# A page below the cutoff is still on the site's subject when the words it shares with the
+# site's other pages point at the core: at least SUBJECT_RATIO of what is typical once the
+# words no other page uses (its register: cohort, remission, randomised) are set aside.
+SUBJECT_RATIO = 0.35
+MIN_JUDGED_WORDS = 50    # fewer words (a short tip, a thank-you note) are too little evidence of drift
 ENGLISH_MIN_STOP_SHARE = 0.15  # English prose is 40-50% stop words, other languages under 10%
 LANGUAGE_SAMPLE = 1500   # characters of a text that tell its language
 TOPIC_SAMPLE = 5000      # pages an NMF is fitted on; every page is then given a topic
@@ -176,6 +182,8 @@ class SiteModel:
     topics: list[Topics]         # [core, drift]
     utility_share: float
     min_words: int
+    site_terms: np.ndarray | None = None   # bool per term: used by two distinct pages or more
+    typical_shared: float | None = None    # shared_similarity of a typical core page
 
     def score(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(similarity, utility, off topic, topic) of texts outside the crawl's model (a page's
@@ -185,6 +193,8 @@ class SiteModel:
         utility = _utility_weight(X, self.utility) >= self.utility_share
         utility &= nonempty
         off = ~utility & nonempty & (similarity < (self.cutoff or 0))
+        if self.site_terms is not None and self.typical_shared is not None:
+            off &= ~on_subject(X, self.site_terms, self.centroid, self.typical_shared)
         core, drift = self.topics
         topic = np.full(X.shape[0], -1)
         topic[~utility & ~off] = core.assign(X[~utility & ~off])
@@ -208,6 +218,31 @@ class PageScores:
     utility: np.ndarray          # bool: a utility page, never judged
     off: np.ndarray              # bool: off topic (or would be, when no_verdict is set)
     topic: np.ndarray            # topic number per row, -1 for none
+
+
+def shared_similarity(X, site_terms: np.ndarray, centroid: np.ndarray) -> np.ndarray:
+    """Cosine of each row to the core on the words the site's other pages use too: what the
+    page is about, without how it is written."""
+    kept = sp.csr_matrix(X @ sp.diags(site_terms.astype(np.float32)))
+    norms = np.sqrt(np.asarray(kept.multiply(kept).sum(axis=1)).ravel())
+    dots = np.asarray(kept @ centroid).ravel()
+    return np.where(norms > 0, dots / np.where(norms > 0, norms, 1), 0)
+
+
+def on_subject(X, site_terms: np.ndarray, centroid: np.ndarray, typical_shared: float) -> np.ndarray:
+    """Rows on the site's subject in another register (a research summary in academic words):
+    the words they share with the site point at the core as a typical page's do."""
+    return shared_similarity(X, site_terms, centroid) >= SUBJECT_RATIO * typical_shared
+
+
+def site_terms_of(X, hashes: list[str], rows: np.ndarray) -> np.ndarray:
+    """Terms used by at least two distinct texts among the rows (copies of a page, such as
+    its ?replytocom= variants, count once)."""
+    _, first = np.unique(np.asarray(hashes, dtype=object).astype(str), return_index=True)
+    distinct = np.zeros(X.shape[0], dtype=bool)
+    distinct[first] = True
+    counts = np.asarray((X[np.flatnonzero(rows & distinct)] > 0).sum(axis=0)).ravel()
+    return counts >= 2
 
 
 def _utility_weight(X, utility_terms: np.ndarray) -> np.ndarray:
@@ -372,14 +407,15 @@ def _fit_topics(X, rows: np.ndarray, opts: TopicsOptions, terms: np.ndarray, off
 def _read_pages(con, crawl_id: int, opts: TopicsOptions, skipped):
     """Stream the crawl's main texts into a sparse TF-IDF matrix, a batch at a time.
 
-    Returns (vectorizer, site_lang, english, urls, hashes, X, utility weight per row), with
+    Returns (vectorizer, site_lang, english, urls, hashes, X, utility weight per row, words per
+    row), with
     vectorizer None when no page has a word to model."""
     main_sql = store.main_text_sql(crawl_id)
     site_lang = _site_language(con, main_sql, opts.min_words)
     vectorizer, english, fitted_rows, fitted = _fit_vectorizer(con, main_sql, opts, site_lang)
     terms = vectorizer.get_feature_names_out() if vectorizer else np.array([], dtype=object)
     utility_terms = np.array([t in UTILITY_WORDS for t in terms], dtype=bool)
-    urls, hashes, parts, utility = [], [], [], []
+    urls, hashes, parts, utility, words = [], [], [], [], []
     for batch in store.iter_batches(con, main_sql, size=BATCH):
         batch_urls, texts = [], []
         for row in batch:
@@ -392,6 +428,7 @@ def _read_pages(con, crawl_id: int, opts: TopicsOptions, skipped):
                 continue
             batch_urls.append(row["url"])
             hashes.append(row["content_hash"])
+            words.append(row["words"])
             texts.append(row["text"])
         if texts:
             urls += batch_urls
@@ -399,13 +436,13 @@ def _read_pages(con, crawl_id: int, opts: TopicsOptions, skipped):
             utility.append(_utility_weight(parts[-1], utility_terms))
     X = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, len(terms)), dtype=np.float32)
     utility = np.concatenate(utility) if utility else np.zeros(0)
-    return vectorizer, site_lang, english, urls, hashes, X, utility
+    return vectorizer, site_lang, english, urls, hashes, X, utility, np.array(words, dtype=np.int64)
 
 
 def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None):
     """Model the crawl's site: (SiteModel, PageScores), or (None, None) when no page has text
     to model. `skipped(url, content_hash, reason)` is called for each page left out."""
-    vectorizer, site_lang, english, urls, hashes, X, utility_weight = _read_pages(
+    vectorizer, site_lang, english, urls, hashes, X, utility_weight, words = _read_pages(
         con, crawl_id, opts, skipped or (lambda *row: None))
     if vectorizer is None:
         return None, None
@@ -415,7 +452,7 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None):
     judged = ~utility & nonempty
     n_judged = int(judged.sum())
 
-    no_verdict, typical, cutoff = None, None, None
+    no_verdict, typical, cutoff, site_terms, typical_shared = None, None, None, None, None
     off = np.zeros(len(urls), dtype=bool)
     if n_judged:
         weights, hinted = _core_weights(X, judged, urls, vectorizer, opts)
@@ -431,7 +468,13 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None):
     elif n_judged:
         core_pages = weights > 0
         typical, cutoff = off_topic_cutoff(similarity[core_pages], weights[core_pages])
-        off = judged & (similarity < cutoff)
+        off = judged & (similarity < cutoff) & (words >= MIN_JUDGED_WORDS)
+        site_terms = site_terms_of(X, hashes, judged)
+        typical_shared = weighted_median(shared_similarity(X[core_pages], site_terms, centroid),
+                                         weights[core_pages])
+        off[off] = ~on_subject(X[off], site_terms, centroid, typical_shared)
+        off[off] = ~_template_on_topic(con, crawl_id, [urls[i] for i in np.flatnonzero(off)],
+                                       vectorizer, centroid, cutoff, site_terms, typical_shared)
         far = int((judged & (similarity < MAX_RATIO * typical)).sum())
         if not hinted and far > MAX_DRIFT_SHARE * n_judged:
             # a drifted group this large is no set of outliers: which group is the site's
@@ -450,8 +493,22 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None):
         part[off[rows]] = drift.assign(batch[off[rows]])
     model = SiteModel(vectorizer, terms, np.array([t in UTILITY_WORDS for t in terms], dtype=bool),
                       centroid, typical, cutoff, no_verdict, site_lang, english, [core, drift],
-                      opts.utility_share, opts.min_words)
+                      opts.utility_share, opts.min_words, site_terms, typical_shared)
     return model, PageScores(urls, hashes, X, similarity, utility, off, topic)
+
+
+def _template_on_topic(con, crawl_id: int, urls: list[str], vectorizer, centroid: np.ndarray,
+                       cutoff: float, site_terms: np.ndarray, typical_shared: float) -> np.ndarray:
+    """Per URL: is its whole main content, blocks repeated on 3+ pages included, on topic by
+    the same rules? A city landing page keeps only its address paragraph once the shared
+    template is set aside as furniture; the template is what the page says (near_duplicate
+    reports the copy)."""
+    if not urls:
+        return np.zeros(0, dtype=bool)
+    texts = dict(con.execute(f"SELECT url, text FROM ({onpage.full_main_sql(crawl_id)}) "
+                             "WHERE url IN (SELECT unnest(?::VARCHAR[]))", [urls]).fetchall())
+    X = vectorizer.transform([READ_MORE.sub(" ", texts.get(u) or "") for u in urls])
+    return (np.asarray(X @ centroid).ravel() >= cutoff) | on_subject(X, site_terms, centroid, typical_shared)
 
 
 # --- scoring one text against a stored crawl (for recheck) ----------------------------------
