@@ -190,7 +190,8 @@ def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
     `page` has url and the pages/responses columns status, title, title_count, meta_description,
     meta_robots, x_robots_tag, canonical, canonical_status, h1, main_words (words of
     store.main_text_sql), all_main_words (every main block, repeats included), and for
-    is_listing teaser_targets, teaser_words, paginated; own_variant when the page is linked only
+    is_listing teaser_targets, teaser_words, paginated; trap_view (is_trap_view: no thin
+    article); own_variant when the page is linked only
     from its canonical page and that page's other variants (a ?replytocom= or sort-order URL:
     the canonical link is doing its job).
     """
@@ -221,7 +222,7 @@ def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
             found.append(("multiple_h1", "", f"{len(shown)} <h1> headings: "
                           + " | ".join(quote(h, 60) for h in shown[:5])))
         words = page.get("main_words") or 0
-        if words < opts.thin_words and not is_listing(page):
+        if words < opts.thin_words and not is_listing(page) and not page.get("trap_view"):
             found.append(("thin_content", "", _thin_detail(words, page.get("all_main_words") or 0, opts)))
     return [{"kind": k, "page_url": url, "target": t, "detail": d} for k, t, d in found]
 
@@ -435,9 +436,26 @@ def _indexable_where(alias: str = "p") -> str:
             f"(SELECT unnest(?::VARCHAR[]))")
 
 
+def trap_patterns(con, crawl_id: int) -> set[str]:
+    """The URL patterns (crawler.urls.url_shape) the crawl stopped following as traps."""
+    return {p for (p,) in con.execute("SELECT DISTINCT error FROM responses WHERE crawl_id = ? "
+                                      "AND outcome = 'trap' AND error IS NOT NULL", [crawl_id]).fetchall()}
+
+
+def is_trap_view(url: str, patterns: set[str]) -> bool:
+    """A page of an endless pattern (a calendar's months, an archive's dates), or the pattern's
+    own start page (/events/ for /events/?month=*): a view generated from data, not an article."""
+    if not patterns:
+        return False
+    return url_shape(url) in patterns or any(
+        "?" in p and "{n}" not in p.split("?", 1)[0] and url == p.split("?", 1)[0] for p in patterns)
+
+
 def _page_pass(con, crawl_id: int, opts: OnpageOptions, excluded: list[str]) -> Iterator[dict]:
+    patterns = trap_patterns(con, crawl_id)
     for batch in store.iter_batches(con, _page_facts_sql(crawl_id)):
         for page in batch:
+            page["trap_view"] = is_trap_view(page["url"], patterns)
             if not_indexable_reason(page) is not None:
                 excluded.append(page["url"])
             yield from page_findings(page, opts)
