@@ -70,12 +70,11 @@ NUM_PERM = 128              # MinHash signature length
 EST_MARGIN = 0.1            # candidate pairs estimated this far under the threshold are checked exactly
 BUCKET_WINDOW = 100         # in one LSH bucket, each page is paired with its next 100 neighbours
 # Templated pages (city landing pages with the place name swapped) sit well under 0.9: a pair
-# this similar is a near-duplicate when runs of RUN_WORDS words or more that both pages share
-# cover TEMPLATE_COVERAGE of the shorter one. Two pages on one subject share words and short
-# phrases, not long verbatim runs.
+# at least TEMPLATE_SIMILARITY similar is a near-duplicate when runs of RUN_WORDS words or more
+# that both pages share cover onpage.near_duplicate_template (0.6) of the shorter one. Two
+# pages on one subject share words and short phrases, not long verbatim runs.
 TEMPLATE_SIMILARITY = 0.6
 TEMPLATE_RECALL = 0.98      # a templated pair at 0.6 becomes a candidate with this probability (0.9995 at 0.7)
-TEMPLATE_COVERAGE = 0.6
 RUN_WORDS = 10
 _WORD = re.compile(r"\w+")
 # Content types of machine endpoints, never pages or documents for people.
@@ -350,16 +349,15 @@ def shared_run_coverage(a: str, b: str, run: int = RUN_WORDS) -> float:
     return float((np.cumsum(covered)[:-1] > 0).mean())
 
 
-def templated(sim: float, coverage: float) -> bool:
-    return sim >= TEMPLATE_SIMILARITY and coverage >= TEMPLATE_COVERAGE
+def _low_threshold(threshold: float, template: float) -> tuple[float, float]:
+    """(threshold, recall) of the LSH pass: low enough for templated pages unless they are off."""
+    if threshold > TEMPLATE_SIMILARITY and template < 1.0:
+        return TEMPLATE_SIMILARITY, TEMPLATE_RECALL
+    return threshold, 0.999
 
 
-def _low_threshold(threshold: float) -> tuple[float, float]:
-    """(threshold, recall) of the LSH pass: low enough for templated pages."""
-    return (TEMPLATE_SIMILARITY, TEMPLATE_RECALL) if threshold > TEMPLATE_SIMILARITY else (threshold, 0.999)
-
-
-def near_duplicate_pairs(texts: dict[str, str], threshold: float) -> list[tuple[str, str, float]]:
+def near_duplicate_pairs(texts: dict[str, str], threshold: float,
+                         template: float = 0.6) -> list[tuple[str, str, float]]:
     """All pairs (url_a < url_b, similarity) of texts at least threshold similar or templated,
     in memory; for tests and small sets (analyse streams the crawl through the same functions)."""
     urls = sorted(texts)
@@ -368,10 +366,11 @@ def near_duplicate_pairs(texts: dict[str, str], threshold: float) -> list[tuple[
     sigs = minhash(values, counts)
     sets = {u: np.unique(shingles([texts[u]])[0]) for u in with_text}
     out = []
-    for i, j in candidate_pairs(sigs, *_low_threshold(threshold)):
+    for i, j in candidate_pairs(sigs, *_low_threshold(threshold, template)):
         a, b = with_text[i], with_text[j]
         sim = jaccard(sets[a], sets[b])
-        if sim >= threshold or templated(sim, shared_run_coverage(texts[a], texts[b])):
+        if sim >= threshold or (sim >= TEMPLATE_SIMILARITY and template < 1.0
+                                and shared_run_coverage(texts[a], texts[b]) >= template):
             out.append((a, b, sim))
     return out
 
@@ -515,7 +514,7 @@ def _near_duplicates(con, crawl_id: int, opts: OnpageOptions, excluded: list[str
                 members.append(urls)
     sigs = np.concatenate(signatures) if signatures else np.zeros((0, NUM_PERM), np.uint32)
     del rep_of_hash
-    low, recall = _low_threshold(threshold)
+    low, recall = _low_threshold(threshold, opts.near_duplicate_template)
     pairs = candidate_pairs(sigs, low, recall)
     pairs = pairs[estimated_similarity(sigs, pairs) >= low - EST_MARGIN]
     verified = _verify_exactly(con, sql, opts, excluded, members, pairs, threshold)
@@ -562,7 +561,7 @@ def _verify_exactly(con, sql, opts, excluded, members, pairs, threshold) -> list
         sim = jaccard(sets[int(i)], sets[int(j)])
         if sim >= threshold:
             out.append((int(i), int(j), sim))
-        elif sim >= TEMPLATE_SIMILARITY:
+        elif sim >= TEMPLATE_SIMILARITY and opts.near_duplicate_template < 1.0:
             maybe.append((int(i), int(j), sim))
     if maybe:   # templated candidates: their word runs decide, read back for those pairs only
         texts: dict[int, str] = {}
@@ -571,7 +570,7 @@ def _verify_exactly(con, sql, opts, excluded, members, pairs, threshold) -> list
             for row in batch:
                 texts[url_to_rep[row["url"]]] = row["text"]
         out += [(i, j, sim) for i, j, sim in maybe
-                if shared_run_coverage(texts[i], texts[j]) >= TEMPLATE_COVERAGE]
+                if shared_run_coverage(texts[i], texts[j]) >= opts.near_duplicate_template]
     return sorted(out)
 
 

@@ -157,14 +157,47 @@ def edit(text, rng, changes):
     return " ".join(words)
 
 
+def templated_from(text, rng, name, places=6):
+    """The text with a place name put in at `places` spots: a city landing page."""
+    words = text.split()
+    for i in sorted(rng.sample(range(len(words)), places)):
+        words[i] = name
+    return " ".join(words)
+
+
+def phrases_text(rng, phrases, n):
+    """A page on one subject: stock phrases of that subject in its own order."""
+    return " ".join(rng.choice(phrases) for _ in range(n))
+
+
 def test_near_duplicate_pairs_finds_planted_pairs_only():
     rng = random.Random(7)
     texts = {f"u{i:03d}": text_of(rng, 300) for i in range(200)}
-    texts["u000-copy"] = edit(texts["u000"], rng, 2)       # ~0.94 similar
-    texts["u001-copy"] = texts["u001"]                      # identical
-    texts["u002-far"] = edit(texts["u002"], rng, 20)        # ~0.5 similar: not a near-duplicate
+    phrases = [text_of(rng, 5) for _ in range(40)]
+    cases = [  # (page, how it was made from another, a near-duplicate?)
+        ("u000-copy", edit(texts["u000"], rng, 2), True),                # ~0.94 similar
+        ("u001-copy", texts["u001"], True),                              # identical
+        ("u002-edited", edit(texts["u002"], rng, 20), True),             # 93% of its words, in order
+        ("u003-riverton", templated_from(texts["u003"], rng, "riverton"), True),
+        ("u004-shuffled", " ".join(rng.sample(texts["u004"].split(), 300)), False),  # same words, other order
+        ("u005-subject", phrases_text(rng, phrases, 60), False),         # same subject, its own text
+        ("u006-half", texts["u006"][: len(texts["u006"]) // 2] + " " + text_of(rng, 150), False),
+    ]
+    texts["u005"] = phrases_text(rng, phrases, 60)
+    for name, text, _ in cases:
+        texts[name] = text
     pairs = {(a, b) for a, b, _ in onpage.near_duplicate_pairs(texts, 0.9)}
-    assert pairs == {("u000", "u000-copy"), ("u001", "u001-copy")}
+    assert pairs == {(name.split("-")[0], name) for name, _, dup in cases if dup}
+
+
+@pytest.mark.parametrize("words_a, words_b, expected", [
+    ("a b c d e f g h i j k l", "a b c d e f g h i j k l", 1.0),
+    ("a b c d e f g h i j x y", "a b c d e f g h i j k l", 10 / 12),   # a 10-word run shared
+    ("a b c d e f g h i x y z", "a b c d e f g h i j k l", 0.0),       # 9 words: no long run
+    ("", "a b c", 0.0),
+])
+def test_shared_run_coverage(words_a, words_b, expected):
+    assert onpage.shared_run_coverage(words_a, words_b) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9, 0.95, 1.0])
@@ -380,7 +413,7 @@ def test_thresholds_from_config_change_the_findings(con, tmp_path):
     crawl_id = build_site(con)
     cfg = tmp_path / "audit.toml"
     cfg.write_text("[onpage]\nthin_words = 5\nlarge_page_bytes = 6_000_000\n"
-                   "near_duplicate_similarity = 0.99\n", encoding="utf-8")
+                   "near_duplicate_similarity = 0.99\nnear_duplicate_template = 1.0\n", encoding="utf-8")
     counts = onpage.analyse(con, crawl_id, load_config(cfg))
     assert counts["thin_content"] == 0 and counts["near_duplicate"] == 0
     assert counts["large_page"] == 1     # /enormous went over max_bytes: large whatever the limit
