@@ -390,10 +390,9 @@ def full_main_sql(crawl_id: int) -> str:
     """
 
 
-def _page_facts_sql(crawl_id: int) -> str:
-    cid = int(crawl_id)
+def _listing_ctes(cid: int) -> str:
     return f"""
-        WITH teasers AS (
+        teasers AS (
             SELECT page_url AS url, count(DISTINCT link_url) AS teaser_targets, sum(word_count) AS teaser_words
             FROM blocks WHERE crawl_id = {cid} AND role = 'teaser' AND link_url IS NOT NULL
               AND link_url <> page_url
@@ -403,7 +402,28 @@ def _page_facts_sql(crawl_id: int) -> str:
             SELECT DISTINCT source_url AS url FROM links
             WHERE crawl_id = {cid} AND element IN ('link', 'a')
               AND list_has_any(string_split(lower(coalesce(rel, '')), ' '), ['next', 'prev'])
-        ),
+        )"""
+
+
+def listing_facts_sql(crawl_id: int) -> str:
+    """(url, main_words, teaser_targets, teaser_words, paginated) of the pages that have teasers
+    or a rel=next/prev link: what is_listing reads."""
+    cid = int(crawl_id)
+    return f"""
+        WITH {_listing_ctes(cid)}
+        SELECT p.url, m.words AS main_words, t.teaser_targets, t.teaser_words,
+               s.url IS NOT NULL AS paginated
+        FROM pages p
+        LEFT JOIN ({store.main_text_sql(cid)}) m ON m.url = p.url
+        LEFT JOIN teasers t ON t.url = p.url
+        LEFT JOIN series s ON s.url = p.url
+        WHERE p.crawl_id = {cid} AND (t.url IS NOT NULL OR s.url IS NOT NULL)"""
+
+
+def _page_facts_sql(crawl_id: int) -> str:
+    cid = int(crawl_id)
+    return f"""
+        WITH {_listing_ctes(cid)},
         inlinks AS (   -- for each canonicalized page: is every link to it from its own family?
             SELECT l.url, bool_and(l.source_url = p.canonical OR s.canonical = p.canonical) AS own
             FROM links l JOIN pages p ON p.crawl_id = {cid} AND p.url = l.url AND p.canonical <> p.url

@@ -705,6 +705,10 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     keep = sp.diags(known.astype(np.float32))
     row_of = {url: i for i, url in enumerate(pages.urls)}
     severity = severity_for(options.severity, "off_topic_block")
+    # A listing with no text of its own (a blog home, a category): its teasers are its entries,
+    # and an off-topic post listed there is the post's finding, not one more per listing page
+    listings = {r["url"] for batch in store.iter_batches(con, onpage.listing_facts_sql(crawl_id))
+                for r in batch if onpage.is_listing(r) and (r["main_words"] or 0) < model.min_words}
     out = []
     for batch in store.iter_batches(con, _block_sql(crawl_id), size=BATCH):
         # a block repeated on every page (a sidebar) is read once per batch
@@ -721,7 +725,7 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
         on_page = sp.diags((host >= 0).astype(np.float32)) @ pages.X[np.maximum(host, 0)]
         page_w = np.asarray(V.multiply(on_page > 0).sum(axis=1)).ravel()
         for i, b in enumerate(batch):
-            by_link = bool(b["target_off"])
+            by_link = bool(b["target_off"]) and b["page_url"] not in listings
             by_text = (len(b["text"].split()) >= MIN_BLOCK_WORDS and n_drift[i] >= MIN_DRIFT_WORDS
                        and known_w[i] - core_w[i] > core_w[i] and page_w[i] < 0.5 * known_w[i])
             if by_link or by_text:
