@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from crawler import store
+from analysis import pagetypes
 from analysis.findings import kinds_of, severity_for
 from crawler.config import Options, OnpageOptions
 from crawler.urls import normalize, strip_tracking, trap_reason, url_shape
@@ -170,27 +171,14 @@ def _thin_detail(words: int, all_words: int, opts: OnpageOptions) -> str:
     return detail
 
 
-LISTING_MIN_ENTRIES = 2     # teasers to distinct pages that make a page a listing
-
-
-def is_listing(page: dict) -> bool:
-    """A blog home, category, tag, archive or results page: it lists other pages (teasers to at
-    least LISTING_MIN_ENTRIES of them carrying more words than its own text) or is one page of
-    a series (rel=next/prev). Its text is the entries; it is not a thin article."""
-    if page.get("paginated"):
-        return True
-    entries = page.get("teaser_targets") or 0
-    return entries >= LISTING_MIN_ENTRIES and (page.get("teaser_words") or 0) >= (page.get("main_words") or 0)
-
-
 def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
     """The checks that need one page only, as rows of kind, page_url, target, detail.
 
     `page` has url and the pages/responses columns status, title, title_count, meta_description,
     meta_robots, x_robots_tag, canonical, canonical_status, h1, main_words (words of
     store.main_text_sql), all_main_words (every main block, repeats included), and for
-    is_listing teaser_targets, teaser_words, paginated; trap_view (is_trap_view: no thin
-    article); own_variant when the page is linked only
+    is_listing teaser_targets, teaser_words, paginated; trap_view (is_trap_view) and utility (the
+    topics analysis found a privacy, contact or careers page): no thin article; own_variant when the page is linked only
     from its canonical page and that page's other variants (a ?replytocom= or sort-order URL:
     the canonical link is doing its job).
     """
@@ -221,7 +209,8 @@ def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
             found.append(("multiple_h1", "", f"{len(shown)} <h1> headings: "
                           + " | ".join(quote(h, 60) for h in shown[:5])))
         words = page.get("main_words") or 0
-        if words < opts.thin_words and not is_listing(page) and not page.get("trap_view"):
+        if (words < opts.thin_words and not pagetypes.is_listing(page) and not page.get("trap_view")
+                and not page.get("utility")):
             found.append(("thin_content", "", _thin_detail(words, page.get("all_main_words") or 0, opts)))
     return [{"kind": k, "page_url": url, "target": t, "detail": d} for k, t, d in found]
 
@@ -390,40 +379,10 @@ def full_main_sql(crawl_id: int) -> str:
     """
 
 
-def _listing_ctes(cid: int) -> str:
-    return f"""
-        teasers AS (
-            SELECT page_url AS url, count(DISTINCT link_url) AS teaser_targets, sum(word_count) AS teaser_words
-            FROM blocks WHERE crawl_id = {cid} AND role = 'teaser' AND link_url IS NOT NULL
-              AND link_url <> page_url
-            GROUP BY page_url
-        ),
-        series AS (
-            SELECT DISTINCT source_url AS url FROM links
-            WHERE crawl_id = {cid} AND element IN ('link', 'a')
-              AND list_has_any(string_split(lower(coalesce(rel, '')), ' '), ['next', 'prev'])
-        )"""
-
-
-def listing_facts_sql(crawl_id: int) -> str:
-    """(url, main_words, teaser_targets, teaser_words, paginated) of the pages that have teasers
-    or a rel=next/prev link: what is_listing reads."""
-    cid = int(crawl_id)
-    return f"""
-        WITH {_listing_ctes(cid)}
-        SELECT p.url, m.words AS main_words, t.teaser_targets, t.teaser_words,
-               s.url IS NOT NULL AS paginated
-        FROM pages p
-        LEFT JOIN ({store.main_text_sql(cid)}) m ON m.url = p.url
-        LEFT JOIN teasers t ON t.url = p.url
-        LEFT JOIN series s ON s.url = p.url
-        WHERE p.crawl_id = {cid} AND (t.url IS NOT NULL OR s.url IS NOT NULL)"""
-
-
 def _page_facts_sql(crawl_id: int) -> str:
     cid = int(crawl_id)
     return f"""
-        WITH {_listing_ctes(cid)},
+        WITH {pagetypes.listing_ctes(cid)},
         inlinks AS (   -- for each canonicalized page: is every link to it from its own family?
             SELECT l.url, bool_and(l.source_url = p.canonical OR s.canonical = p.canonical) AS own
             FROM links l JOIN pages p ON p.crawl_id = {cid} AND p.url = l.url AND p.canonical <> p.url
@@ -435,7 +394,8 @@ def _page_facts_sql(crawl_id: int) -> str:
                r.x_robots_tag, p.canonical, c.status AS canonical_status, p.h1,
                m.words AS main_words, f.words AS all_main_words,
                t.teaser_targets, t.teaser_words, s.url IS NOT NULL AS paginated,
-               coalesce(i.own, false) AND c.status BETWEEN 200 AND 299 AS own_variant
+               coalesce(i.own, false) AND c.status BETWEEN 200 AND 299 AS own_variant,
+               u.url IS NOT NULL AS utility
         FROM pages p
         LEFT JOIN responses r ON r.crawl_id = p.crawl_id AND r.url = p.url
         LEFT JOIN responses c ON c.crawl_id = p.crawl_id AND c.url = p.canonical
@@ -444,6 +404,8 @@ def _page_facts_sql(crawl_id: int) -> str:
         LEFT JOIN teasers t ON t.url = p.url
         LEFT JOIN series s ON s.url = p.url
         LEFT JOIN inlinks i ON i.url = p.url
+        LEFT JOIN (SELECT DISTINCT url FROM topics WHERE crawl_id = {cid}
+                   AND skipped_reason = '{pagetypes.UTILITY_REASON}') u ON u.url = p.url
         WHERE p.crawl_id = {cid}
         ORDER BY p.url
     """
@@ -455,26 +417,11 @@ def _indexable_where(alias: str = "p") -> str:
             f"(SELECT unnest(?::VARCHAR[]))")
 
 
-def trap_patterns(con, crawl_id: int) -> set[str]:
-    """The URL patterns (crawler.urls.url_shape) the crawl stopped following as traps."""
-    return {p for (p,) in con.execute("SELECT DISTINCT error FROM responses WHERE crawl_id = ? "
-                                      "AND outcome = 'trap' AND error IS NOT NULL", [crawl_id]).fetchall()}
-
-
-def is_trap_view(url: str, patterns: set[str]) -> bool:
-    """A page of an endless pattern (a calendar's months, an archive's dates), or the pattern's
-    own start page (/events/ for /events/?month=*): a view generated from data, not an article."""
-    if not patterns:
-        return False
-    return url_shape(url) in patterns or any(
-        "?" in p and "{n}" not in p.split("?", 1)[0] and url == p.split("?", 1)[0] for p in patterns)
-
-
 def _page_pass(con, crawl_id: int, opts: OnpageOptions, excluded: list[str]) -> Iterator[dict]:
-    patterns = trap_patterns(con, crawl_id)
+    patterns = pagetypes.trap_patterns(con, crawl_id)
     for batch in store.iter_batches(con, _page_facts_sql(crawl_id)):
         for page in batch:
-            page["trap_view"] = is_trap_view(page["url"], patterns)
+            page["trap_view"] = pagetypes.is_trap_view(page["url"], patterns)
             if not_indexable_reason(page) is not None:
                 excluded.append(page["url"])
             yield from page_findings(page, opts)

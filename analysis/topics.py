@@ -17,8 +17,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from crawler import store
-from analysis import onpage
+from analysis import onpage, pagetypes
+from analysis.pagetypes import UTILITY_REASON
 from analysis.findings import kinds_of, severity_for
+from analysis.readability import reads_as_prose
 from crawler.config import Options, TopicsOptions
 from crawler.extract import count_words
 from crawler.urls import normalize
@@ -35,6 +37,7 @@ MAX_DRIFT_SHARE = 0.4    # without hints, more pages far from the core: no domin
 MIN_DRIFT_WORDS = 2      # a block is judged by its own text with at least this many drift words
 MIN_BLOCK_WORDS = 3      # shorter blocks ("Read more") are judged only by the page they link to
 MIN_MAIN_BLOCK_WORDS = 15  # a paragraph of main text with this many words is judged on its own
+MAX_BLOCK_SHARE = 2 / 3    # a paragraph that is more of its page's main text than this is the page
 # A paragraph shares fewer words with anything than a page does: it is far only below this
 # share of the typical paragraph's similarity (pages: MAX_RATIO), and the robust z cutoff.
 BLOCK_RATIO = 0.25
@@ -55,7 +58,6 @@ EPS = 1e-4               # similarity floor before taking logs (0 means no share
 READ_MORE = re.compile(r"\b(?:read|learn|see|find\s+out)\s+more\b|\bcontinue\s+reading\b"
                        r"|\bclick\s+here\b", re.IGNORECASE)
 
-UTILITY_REASON = "utility page (generic text such as privacy, contact, careers, login): not judged"
 # Words of privacy, contact, careers, login, terms, cart, error and opening-hours pages. A page
 # whose TF-IDF weight lies mostly on these is a utility page: generic, not drift.
 UTILITY_WORDS = frozenset("""
@@ -707,8 +709,9 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     severity = severity_for(options.severity, "off_topic_block")
     # A listing with no text of its own (a blog home, a category): its teasers are its entries,
     # and an off-topic post listed there is the post's finding, not one more per listing page
-    listings = {r["url"] for batch in store.iter_batches(con, onpage.listing_facts_sql(crawl_id))
-                for r in batch if onpage.is_listing(r) and (r["main_words"] or 0) < model.min_words}
+    # (a teaser there to a page the crawl did not model, such as a spam site, is still judged)
+    listings = {r["url"] for batch in store.iter_batches(con, pagetypes.listing_facts_sql(crawl_id))
+                for r in batch if pagetypes.is_listing(r) and (r["main_words"] or 0) < model.min_words}
     out = []
     for batch in store.iter_batches(con, _block_sql(crawl_id), size=BATCH):
         # a block repeated on every page (a sidebar) is read once per batch
@@ -725,7 +728,9 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
         on_page = sp.diags((host >= 0).astype(np.float32)) @ pages.X[np.maximum(host, 0)]
         page_w = np.asarray(V.multiply(on_page > 0).sum(axis=1)).ravel()
         for i, b in enumerate(batch):
-            by_link = bool(b["target_off"]) and b["page_url"] not in listings
+            if b["page_url"] in listings and b["link_url"] in row_of:
+                continue    # an entry of a listing, for a page judged on its own
+            by_link = bool(b["target_off"])
             by_text = (len(b["text"].split()) >= MIN_BLOCK_WORDS and n_drift[i] >= MIN_DRIFT_WORDS
                        and known_w[i] - core_w[i] > core_w[i] and page_w[i] < 0.5 * known_w[i])
             if by_link or by_text:
@@ -765,7 +770,7 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     judged = {u for u, i in row_of.items() if not pages.utility[i] and not pages.off[i]}
     sims, candidates = [], []
     for batch in store.iter_batches(con, main_blocks_sql(crawl_id), size=BATCH):
-        batch = [b for b in batch if b["page_url"] in judged]
+        batch = [b for b in batch if b["page_url"] in judged and reads_as_prose(b["text"])]
         if not batch:
             continue
         V = model.vectorizer.transform([READ_MORE.sub(" ", b["text"]) for b in batch])
@@ -778,6 +783,11 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     typical, cutoff = off_topic_cutoff(np.concatenate(sims))
     cutoff = min(cutoff, BLOCK_RATIO * typical)
     far = [c for c in candidates if c[1] < cutoff]
+    if far and model.site_terms is not None and model.typical_shared is not None:
+        # a paragraph on the site's subject in another register (a study's methods) is not drift
+        subject = on_subject(sp.vstack([v for _, _, v in far]), model.site_terms, model.centroid,
+                             model.typical_shared)
+        far = [c for c, on in zip(far, subject) if not on]
     if not far:
         return []
     # the rest of each page, without the paragraph: what the paragraph should belong to
@@ -790,8 +800,9 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     severity = severity_for(options.severity, "off_topic_block")
     out = []
     for (block, sim, vector), page_sim in zip(far, to_page):
-        if page_sim >= cutoff:
-            continue
+        page_words = len(texts.get(block["page_url"], "").split())
+        if page_sim >= cutoff or len(block["text"].split()) > MAX_BLOCK_SHARE * page_words:
+            continue    # near its page, or it is most of the page: the page's verdict, not a block's
         order = np.lexsort((model.terms[vector.indices], -vector.data))
         words = [str(model.terms[vector.indices[j]]) for j in order][:LABEL_WORDS]
         out.append({
