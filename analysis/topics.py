@@ -758,8 +758,9 @@ def main_blocks_sql(crawl_id: int) -> str:
 
 def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
                       pages: PageScores) -> list[dict]:
-    """Paragraphs of main text, on a page that is itself on topic, that are far from both the
-    site's core and the rest of their page (a paragraph injected into one article).
+    """Paragraphs of main text, on a page that is itself on topic (at or above the cutoff), that
+    are far from both the site's core and the rest of their page (a paragraph injected into one
+    article), read as prose, are not most of their page, and are not on the site's subject.
 
     Far means below the cutoff of off_topic_cutoff over every judged paragraph's similarity
     to the core (the same robust rule as for pages, on the distribution of paragraphs), and
@@ -767,7 +768,10 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     if model.cutoff is None or model.no_verdict:
         return []
     row_of = {url: i for i, url in enumerate(pages.urls)}
-    judged = {u for u, i in row_of.items() if not pages.utility[i] and not pages.off[i]}
+    # a page kept on topic by the subject or template rule (below the cutoff itself) is in its
+    # own register throughout: its paragraphs' distance from the core is the page's, judged there
+    judged = {u for u, i in row_of.items() if not pages.utility[i] and not pages.off[i]
+              and pages.similarity[i] >= model.cutoff}
     sims, candidates = [], []
     for batch in store.iter_batches(con, main_blocks_sql(crawl_id), size=BATCH):
         batch = [b for b in batch if b["page_url"] in judged and reads_as_prose(b["text"])]
