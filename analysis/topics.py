@@ -470,14 +470,24 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None):
     elif n_judged:
         core_pages = weights > 0
         typical, cutoff = off_topic_cutoff(similarity[core_pages], weights[core_pages])
-        off = judged & (similarity < cutoff) & (words >= MIN_JUDGED_WORDS)
+        # far from the core: a drift candidate, unless it is on the site's subject in another
+        # register, or its whole content (a shared template) is on topic
+        far_rows = judged & (similarity < MAX_RATIO * typical)
         site_terms = site_terms_of(X, hashes, judged)
         typical_shared = weighted_median(shared_similarity(X[core_pages], site_terms, centroid),
                                          weights[core_pages])
-        off[off] = ~on_subject(X[off], site_terms, centroid, typical_shared)
-        off[off] = ~_template_on_topic(con, crawl_id, [urls[i] for i in np.flatnonzero(off)],
-                                       vectorizer, centroid, cutoff, site_terms, typical_shared)
-        far = int((judged & (similarity < MAX_RATIO * typical)).sum())
+        far_rows[far_rows] = ~on_subject(X[far_rows], site_terms, centroid, typical_shared)
+        whole_sim, whole_subject, whole_words = _whole_content(
+            con, crawl_id, [urls[i] for i in np.flatnonzero(far_rows)], vectorizer, centroid,
+            site_terms, typical_shared)
+        # only a page that is mostly template (its repeated blocks outweigh its own text) is
+        # judged by its whole content: an on-topic call to action must not hide a drifted post
+        mostly_template = whole_words - words[far_rows] >= words[far_rows]
+        whole = np.zeros(len(urls))
+        whole[far_rows] = np.where(mostly_template, np.where(whole_subject, 1.0, whole_sim), 0.0)
+        far_rows &= whole < MAX_RATIO * typical
+        off = far_rows & (similarity < cutoff) & (whole < cutoff) & (words >= MIN_JUDGED_WORDS)
+        far = int(far_rows.sum())
         if not hinted and far > MAX_DRIFT_SHARE * n_judged:
             # a drifted group this large is no set of outliers: which group is the site's
             # topic is for the user to say
@@ -499,18 +509,21 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None):
     return model, PageScores(urls, hashes, X, similarity, utility, off, topic)
 
 
-def _template_on_topic(con, crawl_id: int, urls: list[str], vectorizer, centroid: np.ndarray,
-                       cutoff: float, site_terms: np.ndarray, typical_shared: float) -> np.ndarray:
-    """Per URL: is its whole main content, blocks repeated on 3+ pages included, on topic by
-    the same rules? A city landing page keeps only its address paragraph once the shared
+def _whole_content(con, crawl_id: int, urls: list[str], vectorizer, centroid: np.ndarray,
+                   site_terms: np.ndarray, typical_shared: float):
+    """(similarity to the core, on_subject, words) of each URL's whole main content, blocks
+    repeated on 3+ pages included. A city landing page keeps only its address paragraph once the shared
     template is set aside as furniture; the template is what the page says (near_duplicate
     reports the copy)."""
     if not urls:
-        return np.zeros(0, dtype=bool)
-    texts = dict(con.execute(f"SELECT url, text FROM ({onpage.full_main_sql(crawl_id)}) "
-                             "WHERE url IN (SELECT unnest(?::VARCHAR[]))", [urls]).fetchall())
-    X = vectorizer.transform([READ_MORE.sub(" ", texts.get(u) or "") for u in urls])
-    return (np.asarray(X @ centroid).ravel() >= cutoff) | on_subject(X, site_terms, centroid, typical_shared)
+        return np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+    rows = {url: (text, words) for url, text, words in con.execute(
+        f"SELECT url, text, words FROM ({onpage.full_main_sql(crawl_id)}) "
+        "WHERE url IN (SELECT unnest(?::VARCHAR[]))", [urls]).fetchall()}
+    X = vectorizer.transform([READ_MORE.sub(" ", rows.get(u, ("", 0))[0] or "") for u in urls])
+    return (np.clip(np.asarray(X @ centroid).ravel(), 0, 1),
+            on_subject(X, site_terms, centroid, typical_shared),
+            np.array([rows.get(u, ("", 0))[1] or 0 for u in urls], dtype=np.int64))
 
 
 # --- scoring one text against a stored crawl (for recheck) ----------------------------------

@@ -159,7 +159,7 @@ def post_body(slug: str, own: tuple, week: int) -> str:
     body = paras(prose(BREAD, slug, 380, own))
     if slug == "rye-bread-basics":
         body += "<p>My first notes are in <a href='/posts/old-rye-starter/'>the old rye starter post</a>.</p>"
-    if slug == "rosemary-focaccia":
+    if slug == "rosemary-focaccia" and week == 1:     # fixed in week 2
         body += ("<p>Download <a href='file:///C:/Users/baker/Documents/focaccia-schedule.pdf'>my baking "
                  "schedule</a> and plan the weekend.</p>")
     if slug == "classic-baguette":
@@ -422,14 +422,18 @@ def clinic_site(week: int = 1) -> dict[str, HostSpec]:
             f"<a href='{path}'>Read more</a></article>"
             for path, title, vocab in (("/resources/understanding-depression", "Understanding Depression", CLINIC),
                                        ("/resources/sleep-and-mood", "Sleep and Mood", CLINIC),
-                                       ("/news/smoked-brisket-guide", "Smoked Brisket Guide", BBQ)))),
+                                       ("/news/smoked-brisket-guide", "Smoked Brisket Guide", BBQ))
+            + ((("/news/choosing-a-mortgage", "Choosing a Mortgage", MONEY),) if week == 2 else ()))),
         "/resources/understanding-depression": journal_page("Understanding Depression", paras(
             prose(CLINIC, "understanding", 420, ("low mood", "warning signs")))),
         "/resources/sleep-and-mood": journal_page("Sleep and Mood", paras(
             prose(CLINIC, "sleep", 400, ("a regular bedtime", "insomnia")))),
         "/news/smoked-brisket-guide": journal_page("Smoked Brisket Guide", paras(prose(BBQ, "brisket", 380))),
+        "/news/choosing-a-mortgage": journal_page("Choosing a Mortgage", paras(prose(MONEY, "clinic-mortgage", 360))),
         "/robots.txt": Route.text("User-agent: *\nAllow: /\n"),
     }
+    if week == 1:   # a new off-topic post in week 2
+        del journal["/news/choosing-a-mortgage"]
     journal = {u: (Route.html(v) if isinstance(v, str) else v) for u, v in journal.items()}
     routes = {u: (Route.html(v) if isinstance(v, str) else Route.dynamic(v) if callable(v) else v)
               for u, v in routes.items()}
