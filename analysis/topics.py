@@ -44,7 +44,8 @@ BLOCK_RATIO = 0.25
 # A page below the cutoff is still on the site's subject when the words it shares with the
 # site's other pages point at the core: at least SUBJECT_RATIO of what is typical once the
 # words no other page uses (its register: cohort, remission, randomised) are set aside.
-SUBJECT_RATIO = 0.35
+SUBJECT_RATIO = 0.3
+CORE_MASS = 0.5          # the core vocabulary: the top words carrying half the core's squared weight
 MIN_JUDGED_WORDS = 50    # fewer words (a short tip, a thank-you note) are too little evidence of drift
 ENGLISH_MIN_STOP_SHARE = 0.15  # English prose is 40-50% stop words, other languages under 10%
 LANGUAGE_SAMPLE = 1500   # characters of a text that tell its language
@@ -222,12 +223,24 @@ class PageScores:
     topic: np.ndarray            # topic number per row, -1 for none
 
 
+def core_vocabulary(centroid: np.ndarray, mass: float = CORE_MASS) -> np.ndarray:
+    """Bool per term: the core's own words, the fewest that carry `mass` of its squared weight."""
+    order = np.argsort(-centroid ** 2, kind="stable")
+    cumulative = np.cumsum(centroid[order] ** 2)
+    core = np.zeros(len(centroid), dtype=bool)
+    core[order[:int(np.searchsorted(cumulative, mass)) + 1]] = True
+    return core
+
+
 def shared_similarity(X, site_terms: np.ndarray, centroid: np.ndarray) -> np.ndarray:
-    """Cosine of each row to the core on the words the site's other pages use too: what the
-    page is about, without how it is written."""
+    """How much of what each row shares with the site's other pages is the core's own words:
+    its weight on the core vocabulary (times the core's) over the norm of its shared words.
+    Words no other page uses (its register: cohort, remission, randomised) are left out, and
+    generic words (people, time, help) add little: a drifted post shares only those."""
     kept = sp.csr_matrix(X @ sp.diags(site_terms.astype(np.float32)))
     norms = np.sqrt(np.asarray(kept.multiply(kept).sum(axis=1)).ravel())
-    dots = np.asarray(kept @ centroid).ravel()
+    core = (site_terms & core_vocabulary(centroid)).astype(np.float32)
+    dots = np.asarray(X @ (centroid * core)).ravel()
     return np.where(norms > 0, dots / np.where(norms > 0, norms, 1), 0)
 
 
