@@ -177,8 +177,8 @@ def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
     `page` has url and the pages/responses columns status, title, title_count, meta_description,
     meta_robots, x_robots_tag, canonical, canonical_status, h1, main_words (words of
     store.main_text_sql), all_main_words (every main block, repeats included), and for
-    is_listing teaser_targets, teaser_words, paginated; trap_view (is_trap_view) and utility (the
-    topics analysis found a privacy, contact or careers page): no thin article; own_variant when the page is linked only
+    is_listing teaser_targets, teaser_words, paginated; trap_view (is_trap_view: no thin
+    article); own_variant when the page is linked only
     from its canonical page and that page's other variants (a ?replytocom= or sort-order URL:
     the canonical link is doing its job).
     """
@@ -209,8 +209,7 @@ def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
             found.append(("multiple_h1", "", f"{len(shown)} <h1> headings: "
                           + " | ".join(quote(h, 60) for h in shown[:5])))
         words = page.get("main_words") or 0
-        if (words < opts.thin_words and not pagetypes.is_listing(page) and not page.get("trap_view")
-                and not page.get("utility")):
+        if words < opts.thin_words and not pagetypes.is_listing(page) and not page.get("trap_view"):
             found.append(("thin_content", "", _thin_detail(words, page.get("all_main_words") or 0, opts)))
     return [{"kind": k, "page_url": url, "target": t, "detail": d} for k, t, d in found]
 
@@ -394,8 +393,7 @@ def _page_facts_sql(crawl_id: int) -> str:
                r.x_robots_tag, p.canonical, c.status AS canonical_status, p.h1,
                m.words AS main_words, f.words AS all_main_words,
                t.teaser_targets, t.teaser_words, s.url IS NOT NULL AS paginated,
-               coalesce(i.own, false) AND c.status BETWEEN 200 AND 299 AS own_variant,
-               u.url IS NOT NULL AS utility
+               coalesce(i.own, false) AND c.status BETWEEN 200 AND 299 AS own_variant
         FROM pages p
         LEFT JOIN responses r ON r.crawl_id = p.crawl_id AND r.url = p.url
         LEFT JOIN responses c ON c.crawl_id = p.crawl_id AND c.url = p.canonical
@@ -404,8 +402,6 @@ def _page_facts_sql(crawl_id: int) -> str:
         LEFT JOIN teasers t ON t.url = p.url
         LEFT JOIN series s ON s.url = p.url
         LEFT JOIN inlinks i ON i.url = p.url
-        LEFT JOIN (SELECT DISTINCT url FROM topics WHERE crawl_id = {cid}
-                   AND skipped_reason = '{pagetypes.UTILITY_REASON}') u ON u.url = p.url
         WHERE p.crawl_id = {cid}
         ORDER BY p.url
     """

@@ -1,13 +1,14 @@
 """What kind of page a page is, where an analysis must treat it differently: a listing (blog
 home, category, tag, pagination), a view of an endless crawler-trap pattern (calendar months),
-a utility page (privacy, contact, careers: the topics analysis tells them by their words)."""
+a utility page (privacy, contact, careers: the topics analysis tells them by their words and
+stores UTILITY_REASON)."""
 
 from __future__ import annotations
 
 from crawler import store
 from crawler.urls import url_shape
 
-# The topics analysis stores this as the skipped_reason of a utility page; onpage reads it.
+# The skipped_reason the topics analysis stores for a utility page (never drift).
 UTILITY_REASON = "utility page (generic text such as privacy, contact, careers, login): not judged"
 
 LISTING_MIN_ENTRIES = 2     # teasers to distinct pages that make a page a listing

@@ -37,6 +37,7 @@ PLANTED = {
         ("missing_alt", "wp", "/posts/bagels-at-home/", ("wp", "/wp-content/uploads/bagels.jpg")),
         ("orphan_page", "wp", "/sourdough-faq/", ""),              # its only links to itself: skip link, replies
         ("thin_content", "wp", "/posts/quick-tip-steam/", ""),     # 37 words
+        ("thin_content", "wp", "/privacy-policy/", ""),            # short utility pages are reported too
         ("long_sentence", "wp", "/posts/whole-wheat-sandwich-loaf/", "~When you bake a whole wheat"),
     ] + [("long_sentence", "wp", "/baking-log/", "~")] * BAKING_LOG_LONGEST,   # 40 run-on sentences
     "clinic": [
@@ -51,7 +52,8 @@ PLANTED = {
         ("long_sentence", "clinic", "/research", "~Secondary analyses examine"),
         ("long_sentence", "clinic", "/research", "~Findings are published"),
     ] + [("near_duplicate", "clinic", a, ("clinic", b)) for a in CITIES for b in CITIES if a != b]
-      + [("thin_content", "clinic", c, "") for c in CITIES],   # 71 words of their own: doorway pages
+      + [("thin_content", "clinic", c, "") for c in CITIES]    # 71 words of their own: doorway pages
+      + [("thin_content", "clinic", p, "") for p in ("/careers", "/contact", "/privacy-policy")],
 }
 
 # What an editor would dismiss, one row per cause: (kind, host, page path or prefix*) that must
@@ -60,7 +62,6 @@ DECOYS = {
     "blog": [
         ("thin_content", "wp", "/"), ("thin_content", "wp", "/page/2/"),                  # listings
         ("thin_content", "wp", "/category/*"), ("thin_content", "wp", "/tag/*"),
-        ("thin_content", "wp", "/privacy-policy/"),                                      # a utility page
         ("noindex", "wp", "/wp-json/*"),                                                 # REST and oEmbed
         ("off_topic_page", "wp", "/posts/quick-tip-steam/"),                             # too short to tell
         ("off_topic_page", "wp", "/privacy-policy/"), ("off_topic_page", "wp", "/contact/"),
@@ -79,8 +80,6 @@ DECOYS = {
         ("off_topic_block", "clinic", "/research"),
         ("thin_content", "clinic", "/events/*"),                                         # the calendar
         ("thin_content", "clinic", "/services/"),                                        # a listing
-        ("thin_content", "clinic", "/careers"), ("thin_content", "clinic", "/contact"),
-        ("thin_content", "clinic", "/privacy-policy"),
         ("near_duplicate", "clinic", "/conditions/depression"),                          # same subject, own text
         ("near_duplicate", "journal", "/*"),
         ("orphan_page", "clinic", "/about"),                                             # linked from the footer
