@@ -177,7 +177,7 @@ def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
     `page` has url and the pages/responses columns status, title, title_count, meta_description,
     meta_robots, x_robots_tag, canonical, canonical_status, h1, main_words (words of
     store.main_text_sql), all_main_words (every main block, repeats included), and for
-    is_listing teaser_targets, teaser_words, paginated; trap_view (is_trap_view: no thin
+    is_listing teaser_targets, teaser_words, inline_teasers, paginated; trap_view (is_trap_view: no thin
     article); own_variant when the page is linked only
     from its canonical page and that page's other variants (a ?replytocom= or sort-order URL:
     the canonical link is doing its job).
@@ -392,7 +392,7 @@ def _page_facts_sql(crawl_id: int) -> str:
         SELECT p.url, r.status, p.title, p.title_count, p.meta_description, p.meta_robots,
                r.x_robots_tag, p.canonical, c.status AS canonical_status, p.h1,
                m.words AS main_words, f.words AS all_main_words,
-               t.teaser_targets, t.teaser_words, s.url IS NOT NULL AS paginated,
+               t.teaser_targets, t.teaser_words, t.inline_teasers, s.url IS NOT NULL AS paginated,
                coalesce(i.own, false) AND c.status BETWEEN 200 AND 299 AS own_variant
         FROM pages p
         LEFT JOIN responses r ON r.crawl_id = p.crawl_id AND r.url = p.url

@@ -15,22 +15,34 @@ LISTING_MIN_ENTRIES = 2     # teasers to distinct pages that make a page a listi
 
 
 def is_listing(page: dict) -> bool:
-    """A blog home, category, tag, archive or results page: it lists other pages (teasers to at
-    least LISTING_MIN_ENTRIES of them carrying more words than its own text) or is one page of
-    a series (rel=next/prev). Its text is the entries; it is not a thin article."""
+    """A blog home, category, tag, archive, results or hub page: it lists other pages (teasers
+    to at least LISTING_MIN_ENTRIES of them carrying more words than its own text, or set
+    between its own paragraphs as a services page's cards are: a related-posts rail comes
+    after the text) or is one page of a series (rel=next/prev). Its text is the entries; it is
+    not a thin article."""
     if page.get("paginated"):
         return True
     entries = page.get("teaser_targets") or 0
-    return entries >= LISTING_MIN_ENTRIES and (page.get("teaser_words") or 0) >= (page.get("main_words") or 0)
+    if entries < LISTING_MIN_ENTRIES:
+        return False
+    return ((page.get("teaser_words") or 0) >= (page.get("main_words") or 0)
+            or (page.get("inline_teasers") or 0) >= LISTING_MIN_ENTRIES)
 
 
 def listing_ctes(cid: int) -> str:
     return f"""
+        last_main AS (
+            SELECT page_url, max(block_index) AS last FROM blocks
+            WHERE crawl_id = {cid} AND role = 'main' GROUP BY page_url
+        ),
         teasers AS (
-            SELECT page_url AS url, count(DISTINCT link_url) AS teaser_targets, sum(word_count) AS teaser_words
-            FROM blocks WHERE crawl_id = {cid} AND role = 'teaser' AND link_url IS NOT NULL
-              AND link_url <> page_url
-            GROUP BY page_url
+            SELECT t.page_url AS url, count(DISTINCT t.link_url) AS teaser_targets,
+                   sum(t.word_count) AS teaser_words,
+                   count(DISTINCT t.link_url) FILTER (WHERE t.block_index < m.last) AS inline_teasers
+            FROM blocks t LEFT JOIN last_main m USING (page_url)
+            WHERE t.crawl_id = {cid} AND t.role = 'teaser' AND t.link_url IS NOT NULL
+              AND t.link_url <> t.page_url
+            GROUP BY t.page_url
         ),
         series AS (
             SELECT DISTINCT source_url AS url FROM links
@@ -40,12 +52,12 @@ def listing_ctes(cid: int) -> str:
 
 
 def listing_facts_sql(crawl_id: int) -> str:
-    """(url, main_words, teaser_targets, teaser_words, paginated) of the pages that have teasers
+    """(url, main_words, teaser_targets, teaser_words, inline_teasers, paginated) of the pages that have teasers
     or a rel=next/prev link: what is_listing reads."""
     cid = int(crawl_id)
     return f"""
         WITH {listing_ctes(cid)}
-        SELECT p.url, m.words AS main_words, t.teaser_targets, t.teaser_words,
+        SELECT p.url, m.words AS main_words, t.teaser_targets, t.teaser_words, t.inline_teasers,
                s.url IS NOT NULL AS paginated
         FROM pages p
         LEFT JOIN ({store.main_text_sql(cid)}) m ON m.url = p.url

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from analysis import onpage
+from analysis import onpage, pagetypes
 from crawler import store
 from crawler.config import OnpageOptions, Options, load_config
 from crawler.errors import ConfigError
@@ -693,3 +693,34 @@ def test_unseen_site_decoys_are_not_flagged(unseen_crawl):
     assert not {k for k, p in flagged if p in (c("/thank-you"), c("/staff-portal"))} - {"noindex"}
     trap = [d for k, _, _, d in rows if k == "crawler_trap"]
     assert len(trap) == 1 and "not followed" in trap[0]
+
+
+# --- what kind of page: listings and crawler-trap views get no thin_content ---------------------
+
+@pytest.mark.parametrize("facts, listing", [
+    ({"teaser_targets": 6, "teaser_words": 180, "main_words": 0}, True),         # blog home, category
+    ({"teaser_targets": 4, "teaser_words": 60, "main_words": 121, "inline_teasers": 4}, True),  # services hub
+    ({"teaser_targets": 3, "teaser_words": 45, "main_words": 120, "inline_teasers": 0}, False),  # related rail
+    ({"teaser_targets": 1, "teaser_words": 90, "main_words": 10, "inline_teasers": 1}, False),   # one card
+    ({"paginated": True, "main_words": 40}, True),                               # page 2 of a series
+    ({"main_words": 50}, False),
+])
+def test_is_listing(facts, listing):
+    assert pagetypes.is_listing(facts) is listing
+
+
+@pytest.mark.parametrize("url, trap_view", [
+    (f"{H}/events/?month=2026-09", True),
+    (f"{H}/events/", True),                      # the calendar's start page
+    (f"{H}/events/open-day", False),
+    (f"{H}/news/?page=2", False),
+    (f"{H}/archive/2026/11/", False),            # the pattern is /events/?month=* only
+])
+def test_is_trap_view(url, trap_view):
+    assert pagetypes.is_trap_view(url, {f"{H}/events/?month=*"}) is trap_view
+
+
+def test_a_path_pattern_has_no_start_page():
+    patterns = {f"{H}/archive/{{n}}/{{n}}/"}
+    assert pagetypes.is_trap_view(f"{H}/archive/2026/11/", patterns)
+    assert not pagetypes.is_trap_view(f"{H}/archive/", patterns)
