@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from crawler import store
-from analysis import onpage, pagetypes
+from analysis import near_duplicates, pagetypes
 from analysis.pagetypes import UTILITY_REASON
 from analysis.findings import kinds_of, severity_for
 from analysis.readability import reads_as_prose
@@ -531,7 +531,7 @@ def _whole_content(con, crawl_id: int, urls: list[str], vectorizer, centroid: np
     if not urls:
         return np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
     rows = {url: (text, words) for url, text, words in con.execute(
-        f"SELECT url, text, words FROM ({onpage.full_main_sql(crawl_id)}) "
+        f"SELECT url, text, words FROM ({near_duplicates.full_main_sql(crawl_id)}) "
         "WHERE url IN (SELECT unnest(?::VARCHAR[]))", [urls]).fetchall()}
     X = vectorizer.transform([READ_MORE.sub(" ", rows.get(u, ("", 0))[0] or "") for u in urls])
     return (np.clip(np.asarray(X @ centroid).ravel(), 0, 1),

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from analysis import onpage, pagetypes
+from analysis import near_duplicates, onpage, pagetypes
 from crawler import store
 from crawler.config import OnpageOptions, Options, load_config
 from crawler.errors import ConfigError
@@ -186,7 +186,7 @@ def test_near_duplicate_pairs_finds_planted_pairs_only():
     texts["u005"] = phrases_text(rng, phrases, 60)
     for name, text, _ in cases:
         texts[name] = text
-    pairs = {(a, b) for a, b, _ in onpage.near_duplicate_pairs(texts, 0.9)}
+    pairs = {(a, b) for a, b, _ in near_duplicates.near_duplicate_pairs(texts, 0.9)}
     assert pairs == {(name.split("-")[0], name) for name, _, dup in cases if dup}
 
 
@@ -197,31 +197,31 @@ def test_near_duplicate_pairs_finds_planted_pairs_only():
     ("", "a b c", 0.0),
 ])
 def test_shared_run_coverage(words_a, words_b, expected):
-    assert onpage.shared_run_coverage(words_a, words_b) == pytest.approx(expected)
+    assert near_duplicates.shared_run_coverage(words_a, words_b) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9, 0.95, 1.0])
 def test_lsh_shape_keeps_recall_at_the_threshold(threshold):
-    bands, rows = onpage.lsh_shape(threshold)
-    assert bands * rows == onpage.NUM_PERM
+    bands, rows = near_duplicates.lsh_shape(threshold)
+    assert bands * rows == near_duplicates.NUM_PERM
     assert 1 - (1 - threshold ** rows) ** bands >= 0.999
 
 
 def test_shingles_are_stable_and_case_blind():
-    a, _ = onpage.shingles(["One two three four five six"])
-    b, _ = onpage.shingles(["one TWO three, four five; six!"])
-    assert list(a) == list(b) and len(a) == 6 - onpage.SHINGLE_WORDS + 1
-    _, counts = onpage.shingles(["too", "", "one two three four five"], k=3)
+    a, _ = near_duplicates.shingles(["One two three four five six"])
+    b, _ = near_duplicates.shingles(["one TWO three, four five; six!"])
+    assert list(a) == list(b) and len(a) == 6 - near_duplicates.SHINGLE_WORDS + 1
+    _, counts = near_duplicates.shingles(["too", "", "one two three four five"], k=3)
     assert list(counts) == [0, 0, 3]
-    c, _ = onpage.shingles(["one two three four five six"], k=3)
-    assert len(set(c)) == 4 and not set(c) & set(onpage.shingles(["six five four three two one"], k=3)[0])
+    c, _ = near_duplicates.shingles(["one two three four five six"], k=3)
+    assert len(set(c)) == 4 and not set(c) & set(near_duplicates.shingles(["six five four three two one"], k=3)[0])
 
 
 def test_jaccard():
     import numpy as np
     a, b = np.array([1, 2, 3, 4], dtype=np.uint64), np.array([3, 4, 5], dtype=np.uint64)
-    assert onpage.jaccard(a, b) == pytest.approx(2 / 5)
-    assert onpage.jaccard(a, a) == 1.0
+    assert near_duplicates.jaccard(a, b) == pytest.approx(2 / 5)
+    assert near_duplicates.jaccard(a, a) == 1.0
 
 
 # --- on a real database -----------------------------------------------------------------------
