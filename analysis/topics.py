@@ -14,7 +14,8 @@ from analysis import pagetypes
 from analysis.pagetypes import UTILITY_REASON
 from analysis.findings import kinds_of, severity_for
 from analysis.readability import reads_as_prose
-from analysis.topic_model import BATCH, LABEL_WORDS, PageScores, SiteModel, distinctive, fit_site
+from analysis.topic_model import (BATCH, LABEL_WORDS, MIN_JUDGED_WORDS, PageScores, SiteModel,
+                                  distinctive, fit_site)
 from analysis.topic_rules import READ_MORE, off_topic_cutoff, on_subject, skip_reason
 from crawler.config import Options, TopicsOptions
 from crawler.extract import count_words
@@ -90,8 +91,8 @@ def score_text(con, crawl_id: int, text: str, options: Options, lang: str | None
         result["reason"] = UTILITY_REASON
     elif model.no_verdict:
         result["reason"] = model.no_verdict
-    else:
-        result["off_topic"] = bool(off[0])
+    else:   # as in fit_site: too few words are no evidence of drift (the template rule needs the crawl)
+        result["off_topic"] = bool(off[0]) and count_words(text) >= MIN_JUDGED_WORDS
     return result
 
 
