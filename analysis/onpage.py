@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 from typing import Iterable, Iterator
 
-import numpy as np
-import pandas as pd
-
 from crawler import store
+from analysis import near_duplicates, pagetypes
+from analysis.near_duplicates import full_main_sql
 from analysis.findings import kinds_of, severity_for
 from crawler.config import Options, OnpageOptions
 from crawler.urls import normalize, strip_tracking, trap_reason, url_shape
@@ -65,11 +64,6 @@ _SQL_WS_RUN = _re2_class(WHITESPACE) + "+"
 _SQL_BLANK = _re2_class(WHITESPACE + INVISIBLE)
 
 TARGET_CHARS = 200          # titles and descriptions quoted in target are cut here
-SHINGLE_WORDS = 3           # near-duplicates compare sets of 3-word sequences
-NUM_PERM = 128              # MinHash signature length
-EST_MARGIN = 0.1            # candidate pairs estimated this far under the threshold are checked exactly
-BUCKET_WINDOW = 100         # in one LSH bucket, each page is paired with its next 100 neighbours
-_WORD = re.compile(r"\w+")
 # Content types of machine endpoints, never pages or documents for people.
 MACHINE_TYPES = ("json", "xml", "javascript", "text/css", "rss", "atom")
 _ROBOTS_VALUED = {"max-snippet", "max-image-preview", "max-video-preview", "unavailable_after"}
@@ -163,26 +157,14 @@ def _thin_detail(words: int, all_words: int, opts: OnpageOptions) -> str:
     return detail
 
 
-LISTING_MIN_ENTRIES = 2     # teasers to distinct pages that make a page a listing
-
-
-def is_listing(page: dict) -> bool:
-    """A blog home, category, tag, archive or results page: it lists other pages (teasers to at
-    least LISTING_MIN_ENTRIES of them carrying more words than its own text) or is one page of
-    a series (rel=next/prev). Its text is the entries; it is not a thin article."""
-    if page.get("paginated"):
-        return True
-    entries = page.get("teaser_targets") or 0
-    return entries >= LISTING_MIN_ENTRIES and (page.get("teaser_words") or 0) >= (page.get("main_words") or 0)
-
-
 def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
     """The checks that need one page only, as rows of kind, page_url, target, detail.
 
     `page` has url and the pages/responses columns status, title, title_count, meta_description,
     meta_robots, x_robots_tag, canonical, canonical_status, h1, main_words (words of
     store.main_text_sql), all_main_words (every main block, repeats included), and for
-    is_listing teaser_targets, teaser_words, paginated; own_variant when the page is linked only
+    is_listing teaser_targets, teaser_words, inline_teasers, paginated; trap_view (is_trap_view: no thin
+    article); own_variant when the page is linked only
     from its canonical page and that page's other variants (a ?replytocom= or sort-order URL:
     the canonical link is doing its job).
     """
@@ -213,163 +195,17 @@ def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
             found.append(("multiple_h1", "", f"{len(shown)} <h1> headings: "
                           + " | ".join(quote(h, 60) for h in shown[:5])))
         words = page.get("main_words") or 0
-        if words < opts.thin_words and not is_listing(page):
+        if words < opts.thin_words and not pagetypes.is_listing(page) and not page.get("trap_view"):
             found.append(("thin_content", "", _thin_detail(words, page.get("all_main_words") or 0, opts)))
     return [{"kind": k, "page_url": url, "target": t, "detail": d} for k, t, d in found]
 
 
-# --- plain functions: near-duplicates (MinHash + LSH) ---------------------------------------
-
-_RNG = np.random.default_rng(20240607)          # fixed: signatures must not change between runs
-_PERM_A = _RNG.integers(1, 2**63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-_PERM_B = _RNG.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: spreads the bits of each value (wraps mod 2**64)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-def shingles(texts: list[str], k: int = SHINGLE_WORDS) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit hashes of every k-word sequence of each text (lower-cased words), concatenated,
-    and how many each text has (0 for a text of fewer than k words)."""
-    words_per_text = [_WORD.findall(t.lower()) for t in texts]
-    lengths = np.array([len(w) for w in words_per_text], dtype=np.int64)
-    counts = np.maximum(lengths - k + 1, 0)
-    if counts.sum() == 0:
-        return np.zeros(0, dtype=np.uint64), counts
-    words = np.array([w for ws in words_per_text for w in ws], dtype=object)
-    hashed = pd.util.hash_array(words, categorize=True)    # siphash with a fixed key: stable
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    # window start positions: for each text, starts .. starts + count - 1
-    first = np.repeat(starts, counts)
-    offset_in_text = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    pos = first + offset_in_text
-    combined = hashed[pos]
-    for j in range(1, k):
-        combined = _mix64(combined * _MIX + hashed[pos + j])
-    return combined, counts
-
-
-def minhash(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """MinHash signatures (one row of NUM_PERM uint32 per text with count > 0)."""
-    keep = counts > 0
-    offsets = np.concatenate(([0], np.cumsum(counts[keep])[:-1]))
-    out = np.empty((int(keep.sum()), NUM_PERM), dtype=np.uint32)
-    if len(offsets) == 0:
-        return out
-    buf = np.empty(len(values), dtype=np.uint64)
-    for p in range(NUM_PERM):     # one flat in-place pass per permutation: ~20x faster than 2-D
-        np.multiply(values, _PERM_A[p], out=buf)
-        np.add(buf, _PERM_B[p], out=buf)
-        np.right_shift(buf, np.uint64(32), out=buf)     # multiply-shift hashing: keep high bits
-        out[:, p] = np.minimum.reduceat(buf, offsets)
-    return out
-
-
-def lsh_shape(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
-    """(bands, rows): the most selective banding that still makes a pair at the threshold a
-    candidate with probability 0.999 (rows=8, bands=16 for 0.9)."""
-    best = (num_perm, 1)
-    for rows in range(1, num_perm + 1):
-        if num_perm % rows:
-            continue
-        bands = num_perm // rows
-        if 1 - (1 - threshold ** rows) ** bands >= 0.999:
-            best = (bands, rows)
-    return best
-
-
-def candidate_pairs(signatures: np.ndarray, threshold: float) -> np.ndarray:
-    """Pairs (i < j) of rows sharing at least one LSH band, as an (n, 2) int64 array, sorted."""
-    n = len(signatures)
-    bands, rows = lsh_shape(threshold, signatures.shape[1] if n else NUM_PERM)
-    found = []
-    for band in range(bands):
-        cols = signatures[:, band * rows:(band + 1) * rows].astype(np.uint64)
-        key = np.full(n, np.uint64(band), dtype=np.uint64)
-        for c in range(rows):
-            key = _mix64(key * _MIX + cols[:, c])
-        order = np.argsort(key, kind="stable")
-        sorted_key = key[order]
-        for d in range(1, BUCKET_WINDOW + 1):
-            same = sorted_key[:-d] == sorted_key[d:]
-            if not same.any():
-                break
-            found.append(np.stack([order[:-d][same], order[d:][same]], axis=1))
-    if not found:
-        return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.sort(np.concatenate(found), axis=1).astype(np.int64)
-    return np.unique(pairs, axis=0)
-
-
-def estimated_similarity(signatures: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    out = np.empty(len(pairs))
-    for lo in range(0, len(pairs), 50_000):
-        chunk = pairs[lo:lo + 50_000]
-        out[lo:lo + 50_000] = (signatures[chunk[:, 0]] == signatures[chunk[:, 1]]).mean(axis=1)
-    return out
-
-
-def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Exact Jaccard similarity of two sets of shingle hashes (unique, sorted arrays)."""
-    if len(a) == 0 and len(b) == 0:
-        return 1.0
-    common = len(np.intersect1d(a, b, assume_unique=True))
-    return common / (len(a) + len(b) - common)
-
-
-def near_duplicate_pairs(texts: dict[str, str], threshold: float) -> list[tuple[str, str, float]]:
-    """All pairs (url_a < url_b, similarity) of texts at least threshold similar, in memory; for
-    tests and small sets (analyse streams the crawl through the same functions)."""
-    urls = sorted(texts)
-    values, counts = shingles([texts[u] for u in urls])
-    with_text = [u for u, c in zip(urls, counts) if c > 0]
-    sigs = minhash(values, counts)
-    sets = {u: np.unique(shingles([texts[u]])[0]) for u in with_text}
-    out = []
-    for i, j in candidate_pairs(sigs, threshold):
-        a, b = with_text[i], with_text[j]
-        sim = jaccard(sets[a], sets[b])
-        if sim >= threshold:
-            out.append((a, b, sim))
-    return out
-
-
 # --- reading the crawl ---------------------------------------------------------------------
-
-def _full_main_sql(crawl_id: int) -> str:
-    """Every 'main' block of each page in order, repeated ones included: what a search engine
-    compares. (main_text_sql drops blocks seen on 3+ pages, which would hide a page copied
-    under three URLs or a family of templated pages.)"""
-    return f"""
-        SELECT page_url AS url, string_agg(text, '\n' ORDER BY block_index) AS text,
-               sum(word_count)::INTEGER AS words,
-               md5(string_agg(text, '\n' ORDER BY block_index)) AS content_hash
-        FROM blocks WHERE crawl_id = {int(crawl_id)} AND role = 'main'
-        GROUP BY page_url
-    """
-
 
 def _page_facts_sql(crawl_id: int) -> str:
     cid = int(crawl_id)
     return f"""
-        WITH teasers AS (
-            SELECT page_url AS url, count(DISTINCT link_url) AS teaser_targets, sum(word_count) AS teaser_words
-            FROM blocks WHERE crawl_id = {cid} AND role = 'teaser' AND link_url IS NOT NULL
-              AND link_url <> page_url
-            GROUP BY page_url
-        ),
-        series AS (
-            SELECT DISTINCT source_url AS url FROM links
-            WHERE crawl_id = {cid} AND element IN ('link', 'a')
-              AND list_has_any(string_split(lower(coalesce(rel, '')), ' '), ['next', 'prev'])
-        ),
+        WITH {pagetypes.listing_ctes(cid)},
         inlinks AS (   -- for each canonicalized page: is every link to it from its own family?
             SELECT l.url, bool_and(l.source_url = p.canonical OR s.canonical = p.canonical) AS own
             FROM links l JOIN pages p ON p.crawl_id = {cid} AND p.url = l.url AND p.canonical <> p.url
@@ -380,13 +216,13 @@ def _page_facts_sql(crawl_id: int) -> str:
         SELECT p.url, r.status, p.title, p.title_count, p.meta_description, p.meta_robots,
                r.x_robots_tag, p.canonical, c.status AS canonical_status, p.h1,
                m.words AS main_words, f.words AS all_main_words,
-               t.teaser_targets, t.teaser_words, s.url IS NOT NULL AS paginated,
+               t.teaser_targets, t.teaser_words, t.inline_teasers, s.url IS NOT NULL AS paginated,
                coalesce(i.own, false) AND c.status BETWEEN 200 AND 299 AS own_variant
         FROM pages p
         LEFT JOIN responses r ON r.crawl_id = p.crawl_id AND r.url = p.url
         LEFT JOIN responses c ON c.crawl_id = p.crawl_id AND c.url = p.canonical
         LEFT JOIN ({store.main_text_sql(crawl_id)}) m ON m.url = p.url
-        LEFT JOIN ({_full_main_sql(crawl_id)}) f ON f.url = p.url
+        LEFT JOIN ({full_main_sql(crawl_id)}) f ON f.url = p.url
         LEFT JOIN teasers t ON t.url = p.url
         LEFT JOIN series s ON s.url = p.url
         LEFT JOIN inlinks i ON i.url = p.url
@@ -402,8 +238,10 @@ def _indexable_where(alias: str = "p") -> str:
 
 
 def _page_pass(con, crawl_id: int, opts: OnpageOptions, excluded: list[str]) -> Iterator[dict]:
+    patterns = pagetypes.trap_patterns(con, crawl_id)
     for batch in store.iter_batches(con, _page_facts_sql(crawl_id)):
         for page in batch:
+            page["trap_view"] = pagetypes.is_trap_view(page["url"], patterns)
             if not_indexable_reason(page) is not None:
                 excluded.append(page["url"])
             yield from page_findings(page, opts)
@@ -435,79 +273,7 @@ def _duplicate_titles(con, crawl_id: int, excluded: list[str]) -> Iterator[dict]
 
 
 def _near_duplicates(con, crawl_id: int, opts: OnpageOptions, excluded: list[str]) -> Iterator[dict]:
-    threshold = opts.near_duplicate_similarity
-    sql = f"""
-        SELECT m.url, m.text, m.content_hash
-        FROM ({_full_main_sql(crawl_id)}) m
-        LEFT JOIN responses r ON r.crawl_id = {int(crawl_id)} AND r.url = m.url
-        WHERE m.words >= ? AND {_indexable_where('m')}
-        ORDER BY m.url
-    """
-    # Pages with the same main text collapse to one representative (the first by URL).
-    members: list[list[str]] = []
-    rep_of_hash: dict[str, int] = {}
-    signatures = []
-    for batch in store.iter_batches(con, sql, [opts.near_duplicate_min_words, excluded], size=1000):
-        fresh: dict[str, list] = {}       # content_hash -> [text, urls], new in this batch
-        for row in batch:
-            rep = rep_of_hash.get(row["content_hash"])
-            if rep is not None:
-                members[rep].append(row["url"])
-            else:
-                fresh.setdefault(row["content_hash"], [row["text"], []])[1].append(row["url"])
-        values, counts = shingles([text for text, _ in fresh.values()])
-        signatures.append(minhash(values, counts))
-        for (content_hash, (_, urls)), count in zip(fresh.items(), counts):
-            if count > 0:
-                rep_of_hash[content_hash] = len(members)
-                members.append(urls)
-    sigs = np.concatenate(signatures) if signatures else np.zeros((0, NUM_PERM), np.uint32)
-    del rep_of_hash
-    pairs = candidate_pairs(sigs, threshold)
-    pairs = pairs[estimated_similarity(sigs, pairs) >= threshold - EST_MARGIN]
-    verified = _verify_exactly(con, sql, opts, excluded, members, pairs, threshold)
-    neighbours: dict[int, list[tuple[float, int]]] = {}
-    for i, j, sim in verified:
-        neighbours.setdefault(i, []).append((sim, j))
-        neighbours.setdefault(j, []).append((sim, i))
-    cap = opts.near_duplicate_max_per_page
-    for rep in sorted(set(neighbours) | {r for r, m in enumerate(members) if len(m) > 1}):
-        others = sorted(neighbours.get(rep, []), key=lambda p: (-p[0], members[p[1]][0]))
-        total = len(members[rep]) - 1 + sum(len(members[o]) for _, o in others)
-        for url in members[rep]:
-            near = [(1.0, u, True) for u in members[rep] if u != url][:cap]
-            for sim, o in others:
-                if len(near) >= cap:
-                    break
-                near += [(sim, u, False) for u in members[o][:cap - len(near)]]
-            more = total - len(near)
-            for sim, other, identical in near:
-                detail = ("identical main text" if identical else
-                          f"main text {sim:.0%} the same (Jaccard similarity of its "
-                          f"{SHINGLE_WORDS}-word sequences)")
-                if more > 0:
-                    detail += f"; {more} more similar page{'s' if more > 1 else ''} not listed"
-                yield {"kind": "near_duplicate", "page_url": url, "target": other, "detail": detail}
-
-
-def _verify_exactly(con, sql, opts, excluded, members, pairs, threshold) -> list[tuple[int, int, float]]:
-    """Exact Jaccard of each candidate pair, reading back only the texts involved."""
-    if len(pairs) == 0:
-        return []
-    involved = np.unique(pairs)
-    url_to_rep = {members[int(i)][0]: int(i) for i in involved}
-    sets: dict[int, np.ndarray] = {}
-    only = f"SELECT * FROM ({sql}) WHERE url IN (SELECT unnest(?::VARCHAR[]))"
-    params = [opts.near_duplicate_min_words, excluded, sorted(url_to_rep)]
-    for batch in store.iter_batches(con, only, params, size=500):
-        for row in batch:
-            sets[url_to_rep[row["url"]]] = np.unique(shingles([row["text"]])[0])
-    out = []
-    for i, j in pairs:
-        sim = jaccard(sets[int(i)], sets[int(j)])
-        if sim >= threshold:
-            out.append((int(i), int(j), sim))
-    return out
+    return near_duplicates.findings(con, crawl_id, opts, excluded, _indexable_where("m"))
 
 
 def _missing_alt(con, crawl_id: int) -> Iterator[dict]:

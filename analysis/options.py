@@ -88,6 +88,7 @@ class OnpageOptions:
     meta_description_max: int = 160       # snippets are cut off around here
     thin_words: int = 200                 # main text under this many words is thin_content
     near_duplicate_similarity: float = 0.9  # Jaccard similarity of two pages' 3-word sequences
+    near_duplicate_template: float = 0.6  # or this share of the shorter page in long runs both share (1 = off)
     near_duplicate_min_words: int = 50    # pages with less main text are not compared
     near_duplicate_max_per_page: int = 5  # most similar pages named per page (a big cluster stays readable)
     large_page_bytes: int = 2_000_000     # HTML bytes received
@@ -98,6 +99,7 @@ class OnpageOptions:
             if not 0 <= getattr(self, low) <= getattr(self, high):
                 raise ConfigError(f"onpage.{low} must be between 0 and onpage.{high}, like {low} = 30")
         _between("onpage", self, "near_duplicate_similarity", 0.0, 1.0, "0.9")
+        _between("onpage", self, "near_duplicate_template", 0.0, 1.0, "0.6")
         _at_least("onpage", self, 0, "thin_words", "near_duplicate_min_words")
         _at_least("onpage", self, 1, "near_duplicate_max_per_page", "large_page_bytes")
         kinds = kinds_of("onpage")

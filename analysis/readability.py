@@ -298,6 +298,9 @@ def hard_to_read_finding(row: dict[str, Any], opts: ReadabilityOptions, severity
               f"({row['avg_sentence_length']:.0f} words per sentence)")
     if row["flesch_reading_ease"] is not None:
         detail += f"; Flesch reading ease {row['flesch_reading_ease']:.0f}"
+    long_count = len(long_prose_sentences(row.get("long_sentences")))
+    if long_count:
+        detail += f"; {long_count} sentence{'s' if long_count > 1 else ''} over {opts.long_sentence_words} words"
     if row.get("previous_grade") is not None:
         detail += f"; last crawl grade {row['previous_grade']:.1f}"
     hardest = [f"“{shorten(s, 160)}”" for s in row["hardest_sentences"] or []]
@@ -308,16 +311,45 @@ def hard_to_read_finding(row: dict[str, Any], opts: ReadabilityOptions, severity
             "detail": detail + ".", "suggestion": suggestion}
 
 
+LONG_SENTENCES_PER_PAGE = 3   # long_sentence rows per page at most: the longest; the rest are counted
+_TOKEN = re.compile(r"\S+")
+_ALPHA_TOKEN = re.compile(r"^[\"'“‘(«]*[^\W\d_]+(?:[-'’][^\W\d_]+)*[\"'”’),.;:!?»]*$")
+PROSE_MIN_WORD_TOKENS = 0.7   # share of a sentence's tokens that are plain words in prose
+
+
+def reads_as_prose(sentence: str) -> bool:
+    """A long "sentence" that is prose, not a data row, a table row run together or code: most
+    of its tokens are plain words and some are the function words every English sentence has."""
+    tokens = _TOKEN.findall(sentence)
+    if not tokens:
+        return False
+    plain = sum(bool(_ALPHA_TOKEN.match(t)) for t in tokens)
+    share, _ = english_share(t.lower().strip("\"'“”‘’(),.;:!?«»") for t in tokens)
+    return plain >= PROSE_MIN_WORD_TOKENS * len(tokens) and share > 0
+
+
+def long_prose_sentences(long_sentences: list[dict] | None) -> list[dict]:
+    """The stored long sentences that are prose, longest first (page order among equals)."""
+    prose = [(i, s) for i, s in enumerate(long_sentences or []) if reads_as_prose(s["sentence"])]
+    return [s for _, s in sorted(prose, key=lambda p: (-p[1]["words"], p[0]))]
+
+
 def long_sentence_findings(url: str, long_sentences: list[dict], opts: ReadabilityOptions,
                            severity: str) -> list[dict]:
-    """One long_sentence finding per sentence over the limit; target is Ctrl-F-able text."""
+    """long_sentence findings for the page's longest prose sentences over the limit, at most
+    LONG_SENTENCES_PER_PAGE (a 5 MB page must not fill the worklist); target is Ctrl-F-able text."""
+    prose = long_prose_sentences(long_sentences)
+    more = len(prose) - LONG_SENTENCES_PER_PAGE
     out = []
-    for item in long_sentences or []:
+    for item in prose[:LONG_SENTENCES_PER_PAGE]:
         sentence = item["sentence"].removesuffix(" …")
+        detail = f"{item['words']} words (limit {opts.long_sentence_words}): “{shorten(item['sentence'], 300)}”"
+        if more > 0:
+            detail += (f"; one of the page's {len(prose)} sentences over the limit, the "
+                       f"{LONG_SENTENCES_PER_PAGE} longest listed")
         out.append({
             "kind": "long_sentence", "page_url": url, "severity": severity,
-            "target": shorten(sentence, QUOTE_CHARS, mark=""),
-            "detail": f"{item['words']} words (limit {opts.long_sentence_words}): “{shorten(item['sentence'], 300)}”",
+            "target": shorten(sentence, QUOTE_CHARS, mark=""), "detail": detail,
             "suggestion": "Split it into shorter sentences of one idea each; search the page "
                           "for the quoted words (Ctrl-F) to find it.",
         })

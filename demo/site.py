@@ -100,7 +100,7 @@ PLANTED: tuple[Planted, ...] = (
     *(Planted("off_topic_block", C + ARTICLE, B + post, "'...Read More' teaser around the article")
       for post in OFF_TOPIC_POSTS),
     Planted("hard_to_read", C + ARTICLE, "", "written far above grade 8 (about grade 18-22)"),
-    Planted("long_sentence", C + ARTICLE, "", "many sentences of 30-46 words (one row per sentence)"),
+    Planted("long_sentence", C + ARTICLE, "", "many sentences of 30-46 words (the three longest are rows, the rest counted)"),
     # On-page
     Planted("missing_meta_description", C + "/careers", "", "no <meta name=description>"),
     Planted("missing_alt", C + "/team", C + "/static/team-photo.svg", "team photo has no alt text"),

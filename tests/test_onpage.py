@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from analysis import onpage
+from analysis import near_duplicates, onpage, pagetypes
 from conftest import StoredCrawl
 from crawler import store
 from crawler.config import OnpageOptions, Options, load_config
@@ -157,38 +157,71 @@ def edit(text, rng, changes):
     return " ".join(words)
 
 
+def templated_from(text, rng, name, places=6):
+    """The text with a place name put in at `places` spots: a city landing page."""
+    words = text.split()
+    for i in sorted(rng.sample(range(len(words)), places)):
+        words[i] = name
+    return " ".join(words)
+
+
+def phrases_text(rng, phrases, n):
+    """A page on one subject: stock phrases of that subject in its own order."""
+    return " ".join(rng.choice(phrases) for _ in range(n))
+
+
 def test_near_duplicate_pairs_finds_planted_pairs_only():
     rng = random.Random(7)
     texts = {f"u{i:03d}": text_of(rng, 300) for i in range(200)}
-    texts["u000-copy"] = edit(texts["u000"], rng, 2)       # ~0.94 similar
-    texts["u001-copy"] = texts["u001"]                      # identical
-    texts["u002-far"] = edit(texts["u002"], rng, 20)        # ~0.5 similar: not a near-duplicate
-    pairs = {(a, b) for a, b, _ in onpage.near_duplicate_pairs(texts, 0.9)}
-    assert pairs == {("u000", "u000-copy"), ("u001", "u001-copy")}
+    phrases = [text_of(rng, 5) for _ in range(40)]
+    cases = [  # (page, how it was made from another, a near-duplicate?)
+        ("u000-copy", edit(texts["u000"], rng, 2), True),                # ~0.94 similar
+        ("u001-copy", texts["u001"], True),                              # identical
+        ("u002-edited", edit(texts["u002"], rng, 20), True),             # 93% of its words, in order
+        ("u003-riverton", templated_from(texts["u003"], rng, "riverton"), True),
+        ("u004-shuffled", " ".join(rng.sample(texts["u004"].split(), 300)), False),  # same words, other order
+        ("u005-subject", phrases_text(rng, phrases, 60), False),         # same subject, its own text
+        ("u006-half", texts["u006"][: len(texts["u006"]) // 2] + " " + text_of(rng, 150), False),
+    ]
+    texts["u005"] = phrases_text(rng, phrases, 60)
+    for name, text, _ in cases:
+        texts[name] = text
+    pairs = {(a, b) for a, b, _ in near_duplicates.near_duplicate_pairs(texts, 0.9)}
+    assert pairs == {(name.split("-")[0], name) for name, _, dup in cases if dup}
+
+
+@pytest.mark.parametrize("words_a, words_b, expected", [
+    ("a b c d e f g h i j k l", "a b c d e f g h i j k l", 1.0),
+    ("a b c d e f g h i j x y", "a b c d e f g h i j k l", 10 / 12),   # a 10-word run shared
+    ("a b c d e f g h i x y z", "a b c d e f g h i j k l", 0.0),       # 9 words: no long run
+    ("", "a b c", 0.0),
+])
+def test_shared_run_coverage(words_a, words_b, expected):
+    assert near_duplicates.shared_run_coverage(words_a, words_b) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9, 0.95, 1.0])
 def test_lsh_shape_keeps_recall_at_the_threshold(threshold):
-    bands, rows = onpage.lsh_shape(threshold)
-    assert bands * rows == onpage.NUM_PERM
+    bands, rows = near_duplicates.lsh_shape(threshold)
+    assert bands * rows == near_duplicates.NUM_PERM
     assert 1 - (1 - threshold ** rows) ** bands >= 0.999
 
 
 def test_shingles_are_stable_and_case_blind():
-    a, _ = onpage.shingles(["One two three four five six"])
-    b, _ = onpage.shingles(["one TWO three, four five; six!"])
-    assert list(a) == list(b) and len(a) == 6 - onpage.SHINGLE_WORDS + 1
-    _, counts = onpage.shingles(["too", "", "one two three four five"], k=3)
+    a, _ = near_duplicates.shingles(["One two three four five six"])
+    b, _ = near_duplicates.shingles(["one TWO three, four five; six!"])
+    assert list(a) == list(b) and len(a) == 6 - near_duplicates.SHINGLE_WORDS + 1
+    _, counts = near_duplicates.shingles(["too", "", "one two three four five"], k=3)
     assert list(counts) == [0, 0, 3]
-    c, _ = onpage.shingles(["one two three four five six"], k=3)
-    assert len(set(c)) == 4 and not set(c) & set(onpage.shingles(["six five four three two one"], k=3)[0])
+    c, _ = near_duplicates.shingles(["one two three four five six"], k=3)
+    assert len(set(c)) == 4 and not set(c) & set(near_duplicates.shingles(["six five four three two one"], k=3)[0])
 
 
 def test_jaccard():
     import numpy as np
     a, b = np.array([1, 2, 3, 4], dtype=np.uint64), np.array([3, 4, 5], dtype=np.uint64)
-    assert onpage.jaccard(a, b) == pytest.approx(2 / 5)
-    assert onpage.jaccard(a, a) == 1.0
+    assert near_duplicates.jaccard(a, b) == pytest.approx(2 / 5)
+    assert near_duplicates.jaccard(a, a) == 1.0
 
 
 # --- on a real database -----------------------------------------------------------------------
@@ -363,7 +396,7 @@ def test_thresholds_from_config_change_the_findings(con, tmp_path):
     crawl_id = build_site(con)
     cfg = tmp_path / "audit.toml"
     cfg.write_text("[onpage]\nthin_words = 5\nlarge_page_bytes = 6_000_000\n"
-                   "near_duplicate_similarity = 0.99\n", encoding="utf-8")
+                   "near_duplicate_similarity = 0.99\nnear_duplicate_template = 1.0\n", encoding="utf-8")
     counts = onpage.analyse(con, crawl_id, load_config(cfg))
     assert counts["thin_content"] == 0 and counts["near_duplicate"] == 0
     assert counts["large_page"] == 1     # /enormous went over max_bytes: large whatever the limit
@@ -642,3 +675,34 @@ def test_unseen_site_decoys_are_not_flagged(unseen_crawl):
     assert not {k for k, p in flagged if p in (c("/thank-you"), c("/staff-portal"))} - {"noindex"}
     trap = [d for k, _, _, d in rows if k == "crawler_trap"]
     assert len(trap) == 1 and "not followed" in trap[0]
+
+
+# --- what kind of page: listings and crawler-trap views get no thin_content ---------------------
+
+@pytest.mark.parametrize("facts, listing", [
+    ({"teaser_targets": 6, "teaser_words": 180, "main_words": 0}, True),         # blog home, category
+    ({"teaser_targets": 4, "teaser_words": 60, "main_words": 121, "inline_teasers": 4}, True),  # services hub
+    ({"teaser_targets": 3, "teaser_words": 45, "main_words": 120, "inline_teasers": 0}, False),  # related rail
+    ({"teaser_targets": 1, "teaser_words": 90, "main_words": 10, "inline_teasers": 1}, False),   # one card
+    ({"paginated": True, "main_words": 40}, True),                               # page 2 of a series
+    ({"main_words": 50}, False),
+])
+def test_is_listing(facts, listing):
+    assert pagetypes.is_listing(facts) is listing
+
+
+@pytest.mark.parametrize("url, trap_view", [
+    (f"{H}/events/?month=2026-09", True),
+    (f"{H}/events/", True),                      # the calendar's start page
+    (f"{H}/events/open-day", False),
+    (f"{H}/news/?page=2", False),
+    (f"{H}/archive/2026/11/", False),            # the pattern is /events/?month=* only
+])
+def test_is_trap_view(url, trap_view):
+    assert pagetypes.is_trap_view(url, {f"{H}/events/?month=*"}) is trap_view
+
+
+def test_a_path_pattern_has_no_start_page():
+    patterns = {f"{H}/archive/{{n}}/{{n}}/"}
+    assert pagetypes.is_trap_view(f"{H}/archive/2026/11/", patterns)
+    assert not pagetypes.is_trap_view(f"{H}/archive/", patterns)

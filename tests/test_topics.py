@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import StoredCrawl, query, run_cli
 
-from analysis import topics
+from analysis import topic_rules, topics
 from crawler import store
 from crawler.config import Options, TopicsOptions, load_config
 from crawler.errors import ConfigError
@@ -258,14 +258,14 @@ SPANISH = ("La depresión resistente al tratamiento es aquella que no mejora con
     (SPANISH, 60, None, None, False, None),
 ])
 def test_skip_reason(text, words, lang, site_lang, english, expected):
-    assert topics.skip_reason(text, words, lang, site_lang, english, 30) == expected
+    assert topic_rules.skip_reason(text, words, lang, site_lang, english, 30) == expected
 
 
 @pytest.mark.parametrize("lang, expected", [
     (None, None), ("", None), ("  ", None), ("en", "en"), ("EN-us", "en"), ("pt_BR", "pt"),
 ])
 def test_primary_lang(lang, expected):
-    assert topics.primary_lang(lang) == expected
+    assert topic_rules.primary_lang(lang) == expected
 
 
 @pytest.mark.parametrize("text, low, high", [
@@ -275,7 +275,7 @@ def test_primary_lang(lang, expected):
     (SPANISH, 0.0, 0.1),
 ])
 def test_english_share(text, low, high):
-    assert low <= topics.english_share(text) <= high
+    assert low <= topic_rules.english_share(text) <= high
 
 
 @pytest.mark.parametrize("similarities, flagged", [
@@ -293,7 +293,7 @@ def test_english_share(text, low, high):
     ([0.2, 0.21, 0.22, 0.25, 0.0], {0.0}),
 ])
 def test_off_topic_cutoff(similarities, flagged):
-    typical, cutoff = topics.off_topic_cutoff(np.array(similarities))
+    typical, cutoff = topic_rules.off_topic_cutoff(np.array(similarities))
     assert typical == pytest.approx(float(np.median(similarities)))
     assert {s for s in similarities if s < cutoff} == flagged
 
@@ -302,7 +302,7 @@ def test_off_topic_cutoff(similarities, flagged):
     (1, 12, 1), (2, 12, 2), (5, 12, 3), (30, 12, 6), (100_000, 12, 12), (30, 4, 4),
 ])
 def test_topic_count(pages, max_topics, expected):
-    assert topics.topic_count(pages, max_topics) == expected
+    assert topic_rules.topic_count(pages, max_topics) == expected
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -1,6 +1,7 @@
 """Two sites the analyses have never seen, served on 127.0.0.1 for tests/test_worklist.py: a
-WordPress-like bread blog and a two-part mood clinic, each with planted problems and decoys.
-`PLANTED` and `DECOYS` say what an editor must and must not find on them."""
+WordPress-like bread blog and a mood clinic on two hosts (the clinic and its journal), each
+with planted problems and decoys, and a week 2 in which some are fixed and one is new.
+tests/test_worklist.py says what an editor must and must not find on them."""
 
 from __future__ import annotations
 
@@ -130,7 +131,7 @@ def wp_page(title: str, path: str, main: str, post_id: int = 0, h1: str | None =
             "<aside id='secondary' class='widget-area'><section class='widget widget_recent_entries'>"
             f"<h2 class='widget-title'>Recent Posts</h2><ul>{recent}</ul></section></aside></div>"
             "<footer class='site-footer'><p>© " + BLOG + ". Baked at home, written at night. "
-            "<a href='/privacy-policy/'>Privacy policy</a></p></footer></body></html>")
+            "<a href='/privacy-policy/'>Privacy policy</a> <a href='/baking-log/'>Baking log</a></p></footer></body></html>")
 
 
 def comments(slug: str, i: int) -> str:
@@ -158,7 +159,7 @@ def post_body(slug: str, own: tuple, week: int) -> str:
     body = paras(prose(BREAD, slug, 380, own))
     if slug == "rye-bread-basics":
         body += "<p>My first notes are in <a href='/posts/old-rye-starter/'>the old rye starter post</a>.</p>"
-    if slug == "rosemary-focaccia":
+    if slug == "rosemary-focaccia" and week == 1:     # fixed in week 2
         body += ("<p>Download <a href='file:///C:/Users/baker/Documents/focaccia-schedule.pdf'>my baking "
                  "schedule</a> and plan the weekend.</p>")
     if slug == "classic-baguette":
@@ -181,6 +182,24 @@ def post_body(slug: str, own: tuple, week: int) -> str:
         if week == 2:  # a real change in week 2: a new broken link
             body += "<p>More about bran in <a href='/posts/bran-explained/'>bran explained</a>.</p>"
     return body
+
+
+def baking_log() -> str:
+    """A long diary of run-on sentences (far more than a worklist can hold), a data export of
+    every bake and a snippet of code: only the longest prose sentences are worklist rows."""
+    rng = random.Random("log")
+    entries = []
+    for n in range(40):
+        a, b, c = (" ".join(prose(BREAD, f"log{n}{k}", 12)).rstrip(".") for k in "abc")
+        entries.append(f"<p>On bake number {n + 1}, {a[0].lower() + a[1:]}, and {b[0].lower() + b[1:]}, "
+                       f"while {c[0].lower() + c[1:]}.</p>")
+    rows = " ".join(f"{2019 + k // 50}-{k % 12 + 1:02d}-{k % 28 + 1:02d},{rng.randint(60, 85)},"
+                    f"{rng.randint(18, 26)},{rng.randint(4, 18)},{rng.choice(['rye', 'wheat', 'spelt'])}"
+                    for k in range(300))
+    code = ("def hydration(flour_g, water_g): return round(100 * water_g / flour_g, 1) "
+            "if flour_g > 0 else None; print(hydration(500, 350), hydration(1000, 780), hydration(0, 1))")
+    return ("".join(entries) + f"<p>date,hydration,temp,hours,flour {rows}</p>"
+            f"<pre><code>{code}</code></pre>")
 
 
 def teaser(slug: str, title: str, own: tuple) -> str:
@@ -228,6 +247,8 @@ def blog_site(week: int = 1) -> dict[str, HostSpec]:
         "and store cookies for analytics. You may request access to or deletion of your personal data at any "
         "time under applicable data protection law. We do not sell or share your data with third parties. ") * 3
         + "</p>", 4))
+    routes["/baking-log/"] = Route.html(wp_page("My Baking Log, Every Loaf Since 2019", "/baking-log/",
+                                               baking_log(), 7))
     routes["/shop%20hours"] = Route.html(wp_page("Shop Hours", "/shop%20hours", paras(prose(BREAD, "shop", 220)), 5))
     # listed in the sitemap only: its only links to itself are the skip link and comment replies
     routes["/sourdough-faq/"] = Route.html(wp_page("Sourdough FAQ", "/sourdough-faq/",
@@ -235,7 +256,8 @@ def blog_site(week: int = 1) -> dict[str, HostSpec]:
                                                    + comments("sourdough-faq", 50), 6))
     routes["/wp-json/*"] = Route.dynamic(wp_rest)
     routes["/wp-content/uploads/bagels.jpg"] = Route(body=b"\xff\xd8\xff" + bytes(64), content_type="image/jpeg")
-    urls = ["/", "/about/", "/contact/", "/privacy-policy/", "/sourdough-faq/"] + [f"/posts/{p[0]}/" for p in POSTS]
+    urls = ["/", "/about/", "/contact/", "/privacy-policy/", "/sourdough-faq/", "/baking-log/"] + [
+        f"/posts/{p[0]}/" for p in POSTS]
     routes["/wp-sitemap.xml"] = Route(body="<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
                                       + "".join(f"<url><loc>{{{{host:wp}}}}{u}</loc></url>" for u in urls) + "</urlset>",
                                       content_type="application/xml")
@@ -265,13 +287,16 @@ def clinic_page(title: str, main: str, description: str | None = "default", head
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{title} | {CLINIC_NAME}</title>{meta}{head}</head><body>"
             "<a class='skip' href='#main'>Skip to main content</a>"
-            "<header><nav><a href='/'>Home</a> <a href='/services/'>Services</a> <a href='/conditions/depression'>"
-            "Depression</a> <a href='/locations/springfield'>Springfield</a> <a href='/locations/riverton'>Riverton</a> "
-            "<a href='/locations/lakewood'>Lakewood</a> <a href='/locations/fairview'>Fairview</a> "
-            "<a href='/events/'>Events</a> <a href='/research'>Research</a> <a href='/careers'>Careers</a> "
-            "<a href='/contact'>Contact</a></nav></header>"
+            "<header><nav><a href='{{host:clinic}}/'>Home</a> <a href='{{host:clinic}}/services/'>Services</a> "
+            "<a href='{{host:clinic}}/conditions/depression'>Depression</a> "
+            "<a href='{{host:clinic}}/locations/springfield'>Springfield</a> <a href='{{host:clinic}}/locations/riverton'>Riverton</a> "
+            "<a href='{{host:clinic}}/locations/lakewood'>Lakewood</a> <a href='{{host:clinic}}/locations/fairview'>Fairview</a> "
+            "<a href='{{host:clinic}}/events/'>Events</a> <a href='{{host:clinic}}/research'>Research</a> "
+            "<a href='{{host:journal}}/'>Journal</a> <a href='{{host:clinic}}/careers'>Careers</a> "
+            "<a href='{{host:clinic}}/contact'>Contact</a></nav></header>"
             f"<main id='main'><h1>{title}</h1>{main}</main>"
-            f"<footer>{CLINIC_NAME}, 40 Harbour Road. <a href='/privacy-policy'>Privacy</a></footer></body></html>")
+            f"<footer>{CLINIC_NAME}, 40 Harbour Road. <a href='{{{{host:clinic}}}}/about'>About us</a> "
+            "<a href='{{host:clinic}}/privacy-policy'>Privacy</a></footer></body></html>")
 
 
 def city_page(key: str) -> str:
@@ -306,6 +331,14 @@ ACADEMIC = [
     "measuring change in depressive symptoms on validated rating scales as the primary outcome.",
     "Findings are published in peer-reviewed journals and inform the clinical guidelines our psychiatrists and "
     "therapists follow; patients may be invited to take part, and participation never affects their care.",
+    "Methodologically, the trials use intention-to-treat analyses, prespecified endpoints and independent data "
+    "monitoring. Attrition was low, and sensitivity analyses with multiple imputation did not alter the conclusions.",
+    "Ongoing work examines whether measurement-based care, in which symptom scales are administered at every "
+    "visit, improves response rates compared with usual care. Preliminary data suggest faster dose optimisation.",
+    "A collaborative study with two university hospitals explores biomarkers of antidepressant response, "
+    "including inflammatory markers and sleep architecture, in a longitudinal sample of three hundred adults.",
+    "Our investigators also evaluate the acceptability of internet-delivered cognitive behavioural therapy for "
+    "adults on waiting lists, with qualitative interviews alongside quantitative outcome measures.",
 ]
 
 
@@ -325,6 +358,10 @@ def calendar(today: date):
     return month_page
 
 
+def journal_page(title: str, main: str) -> str:
+    return clinic_page(title, main).replace(f"| {CLINIC_NAME}</title>", f"| {CLINIC_NAME} Journal</title>")
+
+
 def clinic_site(week: int = 1) -> dict[str, HostSpec]:
     today = date(2026, 12, 1) if week == 1 else date(2027, 1, 1)   # the calendar moves with the date
     services = {"talk-therapy": "Talk Therapy", "medication-management": "Medication Management", "tms": "TMS Therapy"}
@@ -332,15 +369,15 @@ def clinic_site(week: int = 1) -> dict[str, HostSpec]:
         "/": clinic_page("Depression Care Close to Home", paras(prose(CLINIC, "home", 280))),
         "/about": clinic_page("About Us", paras(prose(CLINIC, "about", 260)[:2]) + (
             "<p>Tonight only: spin the wheel at our partner casino for free slot spins and a jackpot bonus "
-            "on roulette and blackjack, <a href='{{host:spam}}/casino'>claim your casino bonus</a>.</p>")
+            "on roulette and blackjack, <a href='{{host:spam}}/casino'>claim your casino bonus</a>.</p>"
+            if week == 1 else "")  # removed in week 2
             + paras(prose(CLINIC, "about", 260)[2:])),
         "/services/": clinic_page("Our Services", "".join(
             f"<article><h2><a href='/services/{k}'>{v}</a></h2><p>{' '.join(prose(CLINIC, k, 25)[0].split()[:26])}…</p>"
             f"<a href='/services/{k}'>Read more</a></article>" for k, v in services.items())),
         "/conditions/depression": clinic_page("Depression", paras(prose(CLINIC, "conditions-depression", 420,
                                                                           ("low mood", "a family history")))),
-        "/resources/understanding-depression": clinic_page("Understanding Depression", paras(
-            prose(CLINIC, "understanding", 420, ("low mood", "warning signs")))),
+
         "/careers": clinic_page("Careers", paras([
             "We are hiring a full-time psychiatric nurse and a part-time receptionist to join our team.",
             "The nurse position involves working with patients, supporting assessments and coordinating care "
@@ -353,9 +390,9 @@ def clinic_site(week: int = 1) -> dict[str, HostSpec]:
             "within one business day. Our office is at 40 Harbour Road, with parking behind the building.",
             "For an emergency, call the emergency number at once."])),
         "/thank-you": clinic_page("Thank You", "<p>Thanks, we got your message.</p><article><h2><a href='"
-                                  "/resources/understanding-depression'>Understanding depression</a></h2><p>While you "
-                                  "wait, read how low mood differs from depression and when to ask for help.</p>"
-                                  "<a href='/resources/understanding-depression'>Read more</a></article>",
+                                  "{{host:journal}}/resources/understanding-depression'>Understanding depression</a></h2>"
+                                  "<p>While you wait, read how low mood differs from depression and when to ask for help.</p>"
+                                  "<a href='{{host:journal}}/resources/understanding-depression'>Read more</a></article>",
                                   head="<meta name='robots' content='noindex'>"),
         "/research": clinic_page("Research", paras(ACADEMIC)),
         "/privacy-policy": clinic_page("Privacy Policy", "<p>" + (
@@ -363,7 +400,7 @@ def clinic_site(week: int = 1) -> dict[str, HostSpec]:
             "address, to reply to your request. You may request access to or deletion of your personal data at "
             "any time under applicable data protection law. We do not sell or share your data with third parties. ") * 3
             + "</p>"),
-        "/news/smoked-brisket-guide": clinic_page("Smoked Brisket Guide", paras(prose(BBQ, "brisket", 380))),
+
         "/holiday-hours": clinic_page("Holiday Hours", paras(prose(CLINIC, "holidays", 220))),
         "/events/": calendar(today),
         "/events/open-day": clinic_page("Open Day", paras(prose(CLINIC, "open-day", 230))),
@@ -375,15 +412,34 @@ def clinic_site(week: int = 1) -> dict[str, HostSpec]:
         routes[f"/services/{k}"] = clinic_page(v, body)
     for key in CITIES:
         routes[f"/locations/{key}"] = city_page(key)
-    routes["/"] = routes["/"].replace("</main>", "<p><a href='/news/smoked-brisket-guide'>Staff picnic recipes</a> "
-                                      "<a href='/resources/understanding-depression'>Understanding depression</a> "
-                                      "<a href='/thank-you'>after booking</a></p></main>")
+    routes["/"] = routes["/"].replace("</main>", "<p><a href='{{host:journal}}/news/smoked-brisket-guide'>Staff "
+                                      "picnic recipes</a> <a href='{{host:journal}}/resources/understanding-depression'>"
+                                      "Understanding depression</a> <a href='/thank-you'>after booking</a></p></main>")
     urls = [u for u in routes if not u.startswith("/events/?")] + ["/holiday-hours"]
+    journal = {
+        "/": journal_page("Journal", "".join(
+            f"<article><h2><a href='{path}'>{title}</a></h2><p>{' '.join(prose(vocab, path, 25)[0].split()[:24])}…</p>"
+            f"<a href='{path}'>Read more</a></article>"
+            for path, title, vocab in (("/resources/understanding-depression", "Understanding Depression", CLINIC),
+                                       ("/resources/sleep-and-mood", "Sleep and Mood", CLINIC),
+                                       ("/news/smoked-brisket-guide", "Smoked Brisket Guide", BBQ))
+            + ((("/news/choosing-a-mortgage", "Choosing a Mortgage", MONEY),) if week == 2 else ()))),
+        "/resources/understanding-depression": journal_page("Understanding Depression", paras(
+            prose(CLINIC, "understanding", 420, ("low mood", "warning signs")))),
+        "/resources/sleep-and-mood": journal_page("Sleep and Mood", paras(
+            prose(CLINIC, "sleep", 400, ("a regular bedtime", "insomnia")))),
+        "/news/smoked-brisket-guide": journal_page("Smoked Brisket Guide", paras(prose(BBQ, "brisket", 380))),
+        "/news/choosing-a-mortgage": journal_page("Choosing a Mortgage", paras(prose(MONEY, "clinic-mortgage", 360))),
+        "/robots.txt": Route.text("User-agent: *\nAllow: /\n"),
+    }
+    if week == 1:   # a new off-topic post in week 2
+        del journal["/news/choosing-a-mortgage"]
+    journal = {u: (Route.html(v) if isinstance(v, str) else v) for u, v in journal.items()}
     routes = {u: (Route.html(v) if isinstance(v, str) else Route.dynamic(v) if callable(v) else v)
               for u, v in routes.items()}
     routes["/sitemap.xml"] = Route(body="<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
                                    + "".join(f"<url><loc>{{{{host:clinic}}}}{u}</loc></url>" for u in sorted(set(urls)))
                                    + "</urlset>", content_type="application/xml")
     routes["/robots.txt"] = Route.text("User-agent: *\nAllow: /\nSitemap: {{host:clinic}}/sitemap.xml\n")
-    return {"clinic": HostSpec(routes=routes),
+    return {"clinic": HostSpec(routes=routes), "journal": HostSpec(routes=journal),
             "spam": HostSpec(routes={"/casino": Route.html("<html><body>casino</body></html>")})}
