@@ -4,13 +4,13 @@ near_duplicate rows of the on-page analysis (analysis/onpage.py, docs/onpage.md)
 
 from __future__ import annotations
 
-import re
 from typing import Iterator
 
 import numpy as np
 import pandas as pd
 
 from crawler import store
+from crawler.text import shingle_words
 from crawler.config import OnpageOptions
 
 SHINGLE_WORDS = 3           # near-duplicates compare sets of 3-word sequences
@@ -24,7 +24,6 @@ BUCKET_WINDOW = 100         # in one LSH bucket, each page is paired with its ne
 TEMPLATE_SIMILARITY = 0.6
 TEMPLATE_RECALL = 0.98      # a templated pair at 0.6 becomes a candidate with this probability (0.9995 at 0.7)
 RUN_WORDS = 10
-_WORD = re.compile(r"\w+")
 
 
 _RNG = np.random.default_rng(20240607)          # fixed: signatures must not change between runs
@@ -45,7 +44,7 @@ def _mix64(x: np.ndarray) -> np.ndarray:
 def shingles(texts: list[str], k: int = SHINGLE_WORDS) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hashes of every k-word sequence of each text (lower-cased words), concatenated,
     and how many each text has (0 for a text of fewer than k words)."""
-    words_per_text = [_WORD.findall(t.lower()) for t in texts]
+    words_per_text = [shingle_words(t) for t in texts]
     lengths = np.array([len(w) for w in words_per_text], dtype=np.int64)
     counts = np.maximum(lengths - k + 1, 0)
     if counts.sum() == 0:
@@ -134,7 +133,7 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
 def shared_run_coverage(a: str, b: str, run: int = RUN_WORDS) -> float:
     """Share of the shorter text's words that lie in runs of `run` words or more found word for
     word in the other text: what a template leaves behind when a few words are swapped."""
-    wa, wb = _WORD.findall(a.lower()), _WORD.findall(b.lower())
+    wa, wb = shingle_words(a), shingle_words(b)
     if len(wa) > len(wb):
         wa, wb = wb, wa
     if len(wa) < run:

@@ -16,17 +16,17 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from analysis import near_duplicates
-from analysis.topic_rules import (ENGLISH_MIN_STOP_SHARE, MAX_RATIO, READ_MORE, UTILITY_WORDS,
+from analysis.topic_rules import (MAX_RATIO, UTILITY_WORDS,
                                   english_share, off_topic_cutoff, on_subject, shared_similarity,
                                   site_terms_of, skip_reason, topic_count, utility_weight,
                                   weighted_median)
 from crawler import store
 from crawler.config import TopicsOptions
 from crawler.urls import normalize
+from crawler.text import ENGLISH_MIN_SHARE, TOPIC_TOKEN_PATTERN, strip_read_more
 
 log = logging.getLogger(__name__)
 
-TOKEN_PATTERN = r"(?u)\b[^\W\d_]{3,}\b"  # words of three letters or more; numbers say nothing
 MIN_PAGES = 5            # fewer pages with text: there is no core to compare with
 MAX_DRIFT_SHARE = 0.4    # without hints, more pages far from the core: no dominant topic
 MIN_JUDGED_WORDS = 50    # fewer words (a short tip, a thank-you note) are too little evidence of drift
@@ -109,7 +109,7 @@ class PageScores:
 
 def _vectorizer(english: bool, pages: int, max_features: int) -> TfidfVectorizer:
     return TfidfVectorizer(
-        lowercase=True, token_pattern=TOKEN_PATTERN, stop_words="english" if english else None,
+        lowercase=True, token_pattern=TOPIC_TOKEN_PATTERN, stop_words="english" if english else None,
         # without a stop-word list, words on over half the pages are the function words
         max_df=1.0 if english or pages < 20 else 0.5,
         sublinear_tf=True, max_features=max_features, dtype=np.float32)
@@ -135,7 +135,7 @@ def _fit_vectorizer(con, main_sql: str, opts: TopicsOptions, site_lang: str | No
         f"ORDER BY md5(url), url LIMIT ?", [opts.min_words, opts.fit_sample]).fetchall()
     english = site_lang in (None, "en")
     if english and sample and np.median(
-            [english_share(text) for _, text, _ in sample[:500]]) < ENGLISH_MIN_STOP_SHARE:
+            [english_share(text) for _, text, _ in sample[:500]]) < ENGLISH_MIN_SHARE:
         english = False
     # a page in another language without a lang attribute only adds a few words to the vocabulary
     sample = [(url, text) for url, text, lang in sample
@@ -375,7 +375,7 @@ def _whole_content(con, crawl_id: int, urls: list[str], vectorizer, centroid: np
     rows = {url: (text, words) for url, text, words in con.execute(
         f"SELECT url, text, words FROM ({near_duplicates.full_main_sql(crawl_id)}) "
         "WHERE url IN (SELECT unnest(?::VARCHAR[]))", [urls]).fetchall()}
-    X = vectorizer.transform([READ_MORE.sub(" ", rows.get(u, ("", 0))[0] or "") for u in urls])
+    X = vectorizer.transform([strip_read_more(rows.get(u, ("", 0))[0] or "") for u in urls])
     return (np.clip(np.asarray(X @ centroid).ravel(), 0, 1),
             on_subject(X, site_terms, centroid, typical_shared),
             np.array([rows.get(u, ("", 0))[1] or 0 for u in urls], dtype=np.int64))

@@ -9,18 +9,16 @@ import re
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from crawler import text as text_rules
+from crawler.text import graded_words
 
 OUTLIER_Z = 3.0          # a page's robust z-score (log similarity) must be below -3...
 MAX_RATIO = 0.5          # ...and its similarity below half the typical page's
 SUBJECT_RATIO = 0.3
 CORE_MASS = 0.5          # the core vocabulary: the top words carrying half the core's squared weight
-ENGLISH_MIN_STOP_SHARE = 0.15  # English prose is 40-50% stop words, other languages under 10%
-LANGUAGE_SAMPLE = 1500   # characters of a text that tell its language
+LANGUAGE_SAMPLE = 20_000  # characters of a text read for its language (the test samples 2,000 words)
 EPS = 1e-4               # similarity floor before taking logs (0 means no shared words)
-# link words of a teaser, not its subject
-READ_MORE = re.compile(r"\b(?:read|learn|see|find\s+out)\s+more\b|\bcontinue\s+reading\b"
-                       r"|\bclick\s+here\b", re.IGNORECASE)
 
 # Words of privacy, contact, careers, login, terms, cart, error and opening-hours pages. A page
 # whose TF-IDF weight lies mostly on these is a utility page: generic, not drift.
@@ -50,10 +48,14 @@ november december
 
 
 def english_share(text: str) -> float:
-    """Share of the text's words that are English stop words (0 for no words); the first
-    LANGUAGE_SAMPLE characters are enough to tell."""
-    words = text[:LANGUAGE_SAMPLE].lower().split()
-    return sum(map(ENGLISH_STOP_WORDS.__contains__, words)) / len(words) if words else 0.0
+    """Share of common English function words among the text's first words: crawler/text.py's
+    "is it English?" test, the one readability uses too."""
+    return text_rules.english_share(graded_words(text[:LANGUAGE_SAMPLE].lower()))[0]
+
+
+def reads_as_english(text: str) -> bool | None:
+    """crawler/text.py's test on a text: None when too few words to tell."""
+    return text_rules.reads_as_english(graded_words(text[:LANGUAGE_SAMPLE].lower()))
 
 
 def primary_lang(lang: str | None) -> str | None:
@@ -73,7 +75,7 @@ def skip_reason(text: str, words: int, lang: str | None, site_lang: str | None,
     page_lang = primary_lang(lang)
     if site_lang and page_lang and page_lang != site_lang:
         return f"language '{page_lang}' differs from the site's '{site_lang}'"
-    if english and english_share(text) < ENGLISH_MIN_STOP_SHARE:
+    if english and reads_as_english(text) is False:
         return "text does not read as English, the site's language"
     return None
 

@@ -16,9 +16,9 @@ from analysis.findings import kinds_of, severity_for
 from analysis.readability import reads_as_prose
 from analysis.topic_model import (BATCH, LABEL_WORDS, MIN_JUDGED_WORDS, PageScores, SiteModel,
                                   distinctive, fit_site)
-from analysis.topic_rules import READ_MORE, off_topic_cutoff, on_subject, skip_reason
+from analysis.topic_rules import off_topic_cutoff, on_subject, skip_reason
 from crawler.config import Options, TopicsOptions
-from crawler.extract import count_words
+from crawler.text import count_words, strip_read_more
 
 KINDS = kinds_of("topics")   # kind -> default severity (analysis/findings.py)
 
@@ -247,7 +247,7 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
         inverse = [distinct.setdefault(b["text_hash"], len(distinct)) for b in batch]
         texts = [""] * len(distinct)
         for b, i in zip(batch, inverse):
-            texts[i] = READ_MORE.sub(" ", b["text"])
+            texts[i] = strip_read_more(b["text"])
         V = sp.csr_matrix(model.vectorizer.transform(texts) @ keep)[inverse]
         core_w = np.asarray(V @ affinity).ravel()
         known_w = np.asarray(V.sum(axis=1)).ravel()
@@ -305,7 +305,7 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
         batch = [b for b in batch if b["page_url"] in judged and reads_as_prose(b["text"])]
         if not batch:
             continue
-        V = model.vectorizer.transform([READ_MORE.sub(" ", b["text"]) for b in batch])
+        V = model.vectorizer.transform([strip_read_more(b["text"]) for b in batch])
         sim, utility, _, _ = model.score(V)
         keep = (V.getnnz(axis=1) >= MIN_DRIFT_WORDS) & ~utility
         sims.append(sim[keep])

@@ -268,14 +268,14 @@ def test_primary_lang(lang, expected):
     assert topic_rules.primary_lang(lang) == expected
 
 
-@pytest.mark.parametrize("text, low, high", [
-    ("", 0.0, 0.0),
-    ("1234 5678", 0.0, 0.0),
-    (ENGLISH, 0.3, 0.6),
-    (SPANISH, 0.0, 0.1),
+@pytest.mark.parametrize("text, english", [
+    ("", None),
+    ("1234 5678", None),
+    (ENGLISH, True),
+    (SPANISH, False),
 ])
-def test_english_share(text, low, high):
-    assert low <= topic_rules.english_share(text) <= high
+def test_reads_as_english(text, english):
+    assert topic_rules.reads_as_english(text) is english
 
 
 @pytest.mark.parametrize("similarities, flagged", [
