@@ -1,0 +1,467 @@
+"""Faults and hostile sites (issue 13), each reproduced on loopback: the run is bounded, the
+message is one line that says what happened and what to do, and the database's rows agree."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import ROOT, RawServer, free_port, query, run_cli
+from demo.server import HostSpec, Route, SiteServer
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+FAST = ["--timeout", "2", "--concurrency", "4", "-q"]
+
+
+def page(title: str, body: str = "") -> str:
+    return (f"<!doctype html><html lang='en'><head><title>{title}</title></head><body><main>"
+            f"<h1>{title}</h1><p>Some words about {title.lower()} for the reader.</p>{body}</main></body></html>")
+
+
+def links_to(paths) -> str:
+    return "".join(f'<a href="{p}">to {p}</a> ' for p in paths)
+
+
+def site_of(n: int, delay: float = 0.0, extra: dict | None = None) -> dict[str, HostSpec]:
+    routes = {"/": Route.html(page("Home", links_to(f"/p{i}" for i in range(n))))}
+    for i in range(n):
+        routes[f"/p{i}"] = Route.html(page(f"Page {i}", links_to(["/", f"/p{(i + 1) % n}"])), delay=delay)
+    routes.update(extra or {})
+    return {"site": HostSpec(routes=routes)}
+
+
+def one_error_line(result) -> str:
+    lines = [l for l in result.stderr.strip().splitlines() if not l.startswith("Note: ")]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "internal error" not in lines[0] and "Traceback" not in result.stderr
+    return lines[0]
+
+
+def assert_rows_agree(db: Path) -> None:
+    """No link or block row without its page, no page without its response, no page twice in
+    one crawl, no finding on a page its crawl does not hold, no crawl left running."""
+    checks = {
+        "links without page": "SELECT count(*) FROM links l WHERE NOT EXISTS (SELECT 1 FROM pages p "
+                              "WHERE p.crawl_id = l.crawl_id AND p.url = l.source_url)",
+        "blocks without page": "SELECT count(*) FROM blocks b WHERE NOT EXISTS (SELECT 1 FROM pages p "
+                               "WHERE p.crawl_id = b.crawl_id AND p.url = b.page_url)",
+        "pages without response": "SELECT count(*) FROM pages p WHERE NOT EXISTS (SELECT 1 FROM responses r "
+                                  "WHERE r.crawl_id = p.crawl_id AND r.url = p.url)",
+        "duplicate pages": "SELECT count(*) - count(DISTINCT (crawl_id, url)) FROM pages",
+        "duplicate responses": "SELECT count(*) - count(DISTINCT (crawl_id, url)) FROM responses",
+        "findings off the crawl": "SELECT count(*) FROM flags f WHERE NOT EXISTS (SELECT 1 FROM responses r "
+                                  "WHERE r.crawl_id = f.crawl_id AND r.url = f.page_url)",
+        "running crawls": "SELECT count(*) FROM crawls WHERE status = 'running'",
+    }
+    found = {name: query(db, sql)[0][0] for name, sql in checks.items()}
+    assert found == dict.fromkeys(checks, 0), found
+
+
+def start_crawl(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "pipeline.py"), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ENV, **kwargs)
+
+
+def wait_for(condition, seconds: float = 30) -> None:
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+# --- hangs and runaway work ------------------------------------------------------------------
+
+def endless_index(info) -> Route:
+    n = int(info.param("n", "0"))
+    return Route(body="<?xml version='1.0'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+                      f"<sitemap><loc>{{{{host:site}}}}/index?n={n + 1}</loc></sitemap>"
+                      f"<sitemap><loc>{{{{host:site}}}}/index?n={n + 1}&amp;b=1</loc></sitemap></sitemapindex>",
+                 content_type="application/xml")
+
+
+def test_sitemap_index_chain_that_never_ends_is_bounded(tmp_path):
+    db = tmp_path / "a.duckdb"
+    site = site_of(3, extra={"/sitemap.xml": Route.dynamic(endless_index), "/index": Route.dynamic(endless_index)})
+    with SiteServer(site) as server:
+        result = run_cli("crawl", server.url("site"), "--db", str(db), *FAST, timeout=60)
+        indexes = server.count(host="site") - server.count(host="site", path="/robots.txt")
+    assert result.returncode == 0, result.stderr
+    assert indexes < 40  # index -> index -> index -> sitemap, two children each: 1 + 2 + 4 + 8 + pages
+    (stats,) = query(db, "SELECT stats FROM crawls")[0]
+    assert json.loads(stats)["sitemaps_not_read"] > 0
+    assert query(db, "SELECT count(*) FROM pages")[0][0] == 4
+    assert_rows_agree(db)
+
+
+def test_endless_redirect_chain_neither_runs_forever_nor_eats_the_budget(tmp_path):
+    db = tmp_path / "a.duckdb"
+    def hop(info):
+        return Route.redirect(f"/hop?n={int(info.param('n', '0')) + 1}")
+    sitemap = ("<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+               "<url><loc>{{host:site}}/only-in-sitemap</loc></url></urlset>")
+    site = {"site": HostSpec(routes={
+        "/": Route.html(page("Home", links_to(["/hop?n=0", "/about"]))),
+        "/about": Route.html(page("About")),
+        "/only-in-sitemap": Route.html(page("Holiday hours")),
+        "/hop": Route.dynamic(hop),
+        "/sitemap.xml": Route(body=sitemap, content_type="application/xml"),
+    })}
+    with SiteServer(site) as server:
+        result = run_cli("run", server.url("site"), "--db", str(db), "--out", str(tmp_path / "r"),
+                         "--max-pages", "5", *FAST, timeout=60)
+        hops = server.count(host="site") - server.count(host="site", path="/") - 3
+    assert result.returncode == 0, result.stderr
+    assert hops <= 22  # 21 hops, as a browser gives up after 20
+    urls = {u for (u,) in query(db, "SELECT url FROM pages")}
+    assert server.url("site", "/only-in-sitemap") in urls
+    assert query(db, "SELECT count(*) FROM flags WHERE detail LIKE 'more than 20 redirects%'")[0][0] == 1
+    assert json.loads(query(db, "SELECT stats FROM crawls")[0][0])["redirect_chains_cut"] == 1
+    assert_rows_agree(db)
+
+
+# --- false "all clear" -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fail_on", [[], ["--fail-on", "error"]])
+@pytest.mark.parametrize("answer", ["nothing listens", "404"])
+def test_start_url_that_fails_is_never_all_clear(tmp_path, answer, fail_on):
+    db, out = tmp_path / "a.duckdb", tmp_path / "report"
+    site = {"site": HostSpec(routes={"/": Route.html("gone", status=404)})}
+    with SiteServer(site) as server:
+        url = f"http://127.0.0.1:{free_port()}/" if answer == "nothing listens" else server.url("site")
+        result = run_cli("run", url, "--db", str(db), "--out", str(out), *FAST, *fail_on, timeout=60)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert "could not see the site" in line and ("connection refused" in line or "404" in line)
+    assert "  none\n" not in result.stdout
+    assert query(db, "SELECT status FROM crawls") == [("failed",)]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["site_seen"] is False and summary["partial"] is True
+    assert "could not see the site" in (out / "index.html").read_text()
+
+
+def test_site_going_down_midway_is_a_partial_crawl(tmp_path):
+    db, out = tmp_path / "a.duckdb", tmp_path / "report"
+    server = SiteServer(site_of(80, delay=0.05)).start()
+    try:
+        proc = start_crawl("run", server.url("site"), "--db", str(db), "--out", str(out), *FAST)
+        wait_for(lambda: server.count(host="site") >= 15)
+        server.stop()  # nothing listens any more: every request is refused
+        _, err = proc.communicate(timeout=60)
+    finally:
+        server.stop()
+    assert proc.returncode == 2, err
+    line = one_error_line(subprocess.CompletedProcess([], 2, "", err))
+    assert "partial" in line and "stopped answering" in line and "--resume" in line
+    assert query(db, "SELECT status FROM crawls") == [("partial",)]
+    # the pages not reached are not broken links of the site
+    broken = query(db, "SELECT count(*) FROM responses WHERE is_internal AND error = 'connection refused'")[0][0]
+    assert broken == 0
+    assert query(db, "SELECT count(*) FROM flags WHERE kind = 'broken_link' AND detail LIKE '%refused%'")[0][0] == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "partial" and summary["partial"] and summary["site_seen"]
+    assert "Partial crawl: the site stopped answering." in (out / "index.html").read_text()
+    assert_rows_agree(db)
+
+
+# --- lost or doubled data --------------------------------------------------------------------
+
+def test_sigkill_mid_crawl_then_resume_with_only_some_start_urls(tmp_path):
+    db = tmp_path / "a.duckdb"
+    site = site_of(40, delay=0.1)
+    site["blog"] = HostSpec(routes={"/": Route.html(page("Blog", links_to(["/post", "{{host:site}}/p1"]))),
+                                    "/post": Route.html(page("Post", links_to(["{{host:site}}/"])))})
+    with SiteServer(site) as server:
+        proc = start_crawl("crawl", server.url("site"), server.url("blog"), "--db", str(db), *FAST)
+        wait_for(lambda: server.count(host="site") >= 12)
+        time.sleep(0.5)
+        proc.kill()  # SIGKILL: no chance to close anything
+        proc.wait(timeout=10)
+        assert query(db, "SELECT status FROM crawls") == [("running",)]
+        # resumed with the first start URL only: the blog stays part of the site
+        result = run_cli("crawl", server.url("site"), "--resume", "--db", str(db), *FAST, timeout=90)
+        assert result.returncode == 0, result.stderr
+        assert "was left running by process" in result.stderr and "marked interrupted" in result.stderr
+        assert query(db, "SELECT count(*), max(status) FROM crawls") == [(1, "finished")]
+        internal = dict(query(db, "SELECT url, is_internal FROM responses WHERE host = ?",
+                              [server.url("blog").split("//")[1].rstrip("/")]))
+        assert internal and all(internal.values())
+        assert query(db, "SELECT count(*) FROM pages")[0][0] == 43
+        assert_rows_agree(db)
+        analysed = run_cli("analyse", "--db", str(db), "-q")
+        assert analysed.returncode == 0, analysed.stderr
+        assert_rows_agree(db)
+
+
+def test_next_run_after_sigkill_closes_the_dead_crawl(tmp_path):
+    db = tmp_path / "a.duckdb"
+    with SiteServer(site_of(40, delay=0.1)) as server:
+        proc = start_crawl("crawl", server.url("site"), "--db", str(db), *FAST)
+        wait_for(lambda: server.count(host="site") >= 10)
+        proc.kill()
+        proc.wait(timeout=10)
+        result = run_cli("crawl", server.url("site"), "--db", str(db), "--max-pages", "3", *FAST, timeout=60)
+    assert result.returncode == 0, result.stderr
+    note = [l for l in result.stderr.splitlines() if l.startswith("Note: ")]
+    assert len(note) == 1 and "--resume" in note[0]
+    assert query(db, "SELECT status, stats->>'close_reason' FROM crawls ORDER BY crawl_id") == [
+        ("interrupted", "killed"), ("finished", "finished")]
+    assert_rows_agree(db)
+
+
+def test_resume_after_the_job_folder_is_gone_runs_the_printed_command(tmp_path):
+    db = tmp_path / "a.duckdb"
+    with SiteServer(site_of(30, delay=0.1)) as server:
+        proc = start_crawl("crawl", server.url("site"), "--db", str(db), "--concurrency", "2")
+        wait_for(lambda: server.count(host="site") >= 8)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 3, err
+        printed = [l for l in out.splitlines() if "Continue with: " in l]
+        assert len(printed) == 1
+        shutil.rmtree(f"{db}.jobs")
+        command = printed[0].split("Continue with: ")[1].split()
+        assert command[:2] == ["python", "pipeline.py"]
+        result = run_cli(*command[2:], "-q", timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert query(db, "SELECT count(*), max(status) FROM crawls") == [(1, "finished")]
+    assert query(db, "SELECT count(*) FROM pages")[0][0] == 31
+    assert_rows_agree(db)
+    assert not Path(f"{db}.jobs").exists()
+
+
+def _limit_file_size(limit: int):
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_disk_full_stops_the_crawl_with_one_line(tmp_path):
+    db = tmp_path / "a.duckdb"
+    run_cli("history", "--db", str(db))  # the database exists, with its schema
+    filler = "<p>" + "All the words of a long page about sleep and mood. " * 400 + "</p>"
+    site = site_of(200, extra={f"/p{i}": Route.html(page(f"Page {i}", filler + links_to([f"/p{i + 1}"])))
+                               for i in range(200)})
+    with SiteServer(site) as server:
+        proc = start_crawl("crawl", server.url("site"), "--db", str(db), *FAST,
+                           preexec_fn=_limit_file_size(db.stat().st_size + 1_500_000))
+        _, err = proc.communicate(timeout=90)
+        fetched = server.count(host="site")
+    assert proc.returncode == 2
+    line = one_error_line(subprocess.CompletedProcess([], 2, "", err))
+    assert "disk full" in line and "--resume" in line
+    assert fetched < 200
+    # with space again, the next run closes the crawl if the full disk kept it `running`
+    result = run_cli("history", "--db", str(db))
+    assert result.returncode == 0
+    reopened = run_cli("analyse", "--db", str(db), "-q")
+    assert "Error" not in reopened.stderr or "interrupted" in reopened.stderr
+    assert query(db, "SELECT status FROM crawls") == [("interrupted",)]
+    assert_rows_agree(db)
+
+
+def test_ctrl_c_while_reanalysing_keeps_status_and_first_seen(tmp_path):
+    db = tmp_path / "a.duckdb"
+    broken = {f"/p{i}": Route.html(page(f"Page {i}", links_to(["/gone", f"/p{i + 1}"]))) for i in range(60)}
+    with SiteServer(site_of(60, extra=broken)) as server:
+        assert run_cli("crawl", server.url("site"), "--db", str(db), *FAST).returncode == 0
+    started = time.time()
+    assert run_cli("analyse", "--db", str(db), "-q").returncode == 0
+    took = time.time() - started
+    before = query(db, "SELECT kind, page_url, detail, status, first_seen FROM flags ORDER BY ALL")
+    assert before and all(status and first_seen for *_, status, first_seen in before)
+    for share in (0.6, 0.8, 0.9):
+        proc = start_crawl("analyse", "--db", str(db), "-q")
+        time.sleep(took * share)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+        assert proc.returncode in (0, 3)
+        assert query(db, "SELECT kind, page_url, detail, status, first_seen FROM flags ORDER BY ALL") == before
+        assert query(db, "SELECT analysed_at IS NOT NULL FROM crawls") == [(True,)]
+    assert_rows_agree(db)
+
+
+@pytest.mark.parametrize("quiet", [[], ["-q"]])
+def test_stdout_that_cannot_be_written_does_not_stop_the_work(tmp_path, quiet):
+    with SiteServer(site_of(3)) as server:
+        for name, out in (("devfull", "/dev/full"), ("pipe", None)):
+            db, report = tmp_path / f"{name}.duckdb", tmp_path / name
+            args = [sys.executable, str(ROOT / "pipeline.py"), "run", server.url("site"), "--db", str(db),
+                    "--out", str(report), "--timeout", "2", *quiet]
+            if out:
+                with open(out, "w") as full:
+                    proc = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True, env=ENV, timeout=60)
+                code, err = proc.returncode, proc.stderr
+            else:  # `| head -1`: the reader goes away after one line
+                proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+                proc.stdout.readline()
+                proc.stdout.close()
+                err = proc.stderr.read()
+                code = proc.wait(timeout=60)
+            assert code == 0, (name, err)
+            assert "Traceback" not in err and "Error" not in err
+            assert (report / "summary.json").exists()
+            assert query(db, "SELECT status, analysed_at IS NOT NULL FROM crawls") == [("finished", True)]
+
+
+def test_another_programs_duckdb_is_refused_untouched(tmp_path):
+    db = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE customers (id INTEGER, name VARCHAR)")
+    con.execute("INSERT INTO customers VALUES (1, 'Ada')")
+    con.close()
+    result = run_cli("crawl", f"http://127.0.0.1:{free_port()}/", "--db", str(db), *FAST)
+    assert result.returncode == 2
+    assert "not a Content Audit database" in one_error_line(result)
+    assert query(db, "SELECT table_name FROM information_schema.tables") == [("customers",)]
+
+
+# --- rules kept --------------------------------------------------------------------------------
+
+def test_huge_robots_txt_is_obeyed_from_its_first_500_kib(tmp_path):
+    db = tmp_path / "a.duckdb"
+    robots = "User-agent: *\nDisallow: /private/\n" + "# padding line of a generated robots file\n" * 500_000
+    site = site_of(2, extra={"/": Route.html(page("Home", links_to(["/p0", "/private/x"]))),
+                             "/private/x": Route.html(page("Secret")), "/robots.txt": Route.text(robots)})
+    with SiteServer(site) as server:
+        result = run_cli("crawl", server.url("site"), "--db", str(db), *FAST, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert server.count(host="site", path="/private/x") == 0
+        assert query(db, "SELECT outcome FROM responses WHERE url = ?",
+                     [server.url("site", "/private/x")]) == [("blocked_by_robots",)]
+    assert len(robots) > 20_000_000
+
+
+def test_a_70_kb_href_is_recorded_and_reported(tmp_path):
+    db = tmp_path / "a.duckdb"
+    long_href = "/search?q=" + "x" * 70_000
+    site = site_of(1, extra={"/": Route.html(page("Home", links_to(["/p0", long_href])))})
+    with SiteServer(site) as server:
+        result = run_cli("run", server.url("site"), "--db", str(db), "--out", str(tmp_path / "r"), *FAST, timeout=60)
+    assert result.returncode == 0, result.stderr
+    (error,) = query(db, "SELECT error FROM responses WHERE length(url) > 70000")[0]
+    assert error.startswith("invalid URL: too long (70,")
+    assert query(db, "SELECT kind FROM flags WHERE detail LIKE '%too long%'") == [("broken_link",)]
+    assert_rows_agree(db)
+
+
+def test_response_over_the_size_cap_is_recorded_too_large(tmp_path):
+    cfg = tmp_path / "audit.toml"
+    cfg.write_text("max_bytes = 1000000\n")
+    big = page("Big", "<p>" + "word " * 300_000 + "</p>")
+    site = {"site": HostSpec(routes={"/": Route.html(page("Home", '<a href="/big">big</a>')), "/big": Route.html(big)})}
+    with SiteServer(site) as server:
+        result = run_cli("crawl", server.url("site"), "--db", str(tmp_path / "a.duckdb"), "-q", "--config", str(cfg))
+        assert result.returncode == 0, result.stderr
+        row = query(tmp_path / "a.duckdb", "SELECT outcome, error, bytes FROM responses WHERE url = ?",
+                    [server.url("site", "/big")])
+    assert row == [("error", "too large (over the 1,000,000-byte limit)", len(big.encode()))]
+
+
+def test_unwritable_out_is_found_before_the_crawl(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with SiteServer(site_of(2)) as server:
+        result = run_cli("run", server.url("site"), "--db", str(tmp_path / "a.duckdb"),
+                         "--out", str(tmp_path / "file" / "report"), *FAST)
+        assert server.count() == 0
+    assert result.returncode == 2
+    assert "cannot write the report" in one_error_line(result)
+
+
+@pytest.mark.parametrize("config, args, message", [
+    ("", ["--timeout", "nan"], "timeout"),
+    ("delay = -1\n", [], "delay must be 0 or more"),
+    ("trap_chain = 0\n", [], "trap_chain"),
+    ("max_query_length = -1\n", [], "max_query_length"),
+    ("[links]\nmax_retry_after = -10\n", [], "max_retry_after"),
+    ("[readability]\ntarget_grade = nan\n", [], "target_grade"),
+    ('[severity]\nbrokn_link = "warning"\n', [], "did you mean broken_link?"),
+])
+def test_bad_config_values_are_refused_before_the_crawl(tmp_path, config, args, message):
+    cfg = tmp_path / "audit.toml"
+    cfg.write_text(config)
+    result = run_cli("crawl", f"http://127.0.0.1:{free_port()}/", "--config", str(cfg), *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in one_error_line(result)
+    assert not (tmp_path / "audit.duckdb").exists()
+
+
+def test_utf8_bom_in_the_config_is_accepted(tmp_path):
+    cfg = tmp_path / "audit.toml"
+    cfg.write_bytes("\ufeffmax_pages = 2\n".encode("utf-8"))
+    with SiteServer(site_of(5)) as server:
+        result = run_cli("crawl", server.url("site"), "--config", str(cfg), "--db", str(tmp_path / "a.duckdb"), *FAST)
+    assert result.returncode == 0, result.stderr
+    assert query(tmp_path / "a.duckdb", "SELECT count(*) FROM pages")[0][0] == 2
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+def test_broken_servers_get_plain_reasons(tmp_path):
+    db = tmp_path / "a.duckdb"
+    with RawServer(b"THIS IS NOT HTTP\r\n\r\n") as not_http, RawServer(b"") as hangs_up:
+        site = site_of(1, extra={"/": Route.html(page("Home", links_to(
+            ["/p0", not_http.url("/a"), hangs_up.url("/b")])))})
+        with SiteServer(site) as server:
+            result = run_cli("run", server.url("site"), "--db", str(db), "--out", str(tmp_path / "r"), *FAST,
+                             "--config", str(_no_retries(tmp_path)), timeout=60)
+    assert result.returncode == 0, result.stderr
+    errors = dict(query(db, "SELECT url, error FROM responses WHERE outcome = 'error'"))
+    assert errors == {not_http.url("/a"): "invalid HTTP response (the server did not answer in HTTP)",
+                      hangs_up.url("/b"): "connection lost"}
+    report = (tmp_path / "r" / "index.html").read_text() + (tmp_path / "r" / "findings.csv").read_text()
+    for raw in ("Error:", "Failure", "twisted", "ParseError", "ConnectionDone"):
+        assert raw not in report
+
+
+def _no_retries(folder: Path) -> Path:
+    path = folder / "audit.toml"
+    path.write_text("[links]\nretry_times = 0\n")
+    return path
+
+
+def test_a_folder_as_config_is_one_line(tmp_path):
+    result = run_cli("crawl", "http://127.0.0.1:9/", "--config", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "is a folder" in one_error_line(result)
+
+
+def test_a_wal_that_cannot_be_created_is_one_line(tmp_path):
+    db = tmp_path / "a.duckdb"
+    (tmp_path / "a.duckdb.wal").mkdir()  # what a file cannot be created over, even as root
+    result = run_cli("crawl", f"http://127.0.0.1:{free_port()}/", "--db", str(db), *FAST, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "a.duckdb" in one_error_line(result)
+
+
+def test_two_reports_into_one_folder_at_once(tmp_path):
+    db = tmp_path / "a.duckdb"
+    with SiteServer(site_of(3)) as server:
+        assert run_cli("run", server.url("site"), "--db", str(db), "--out", str(tmp_path / "first"), *FAST).returncode == 0
+    shutil.copy(db, tmp_path / "b.duckdb")
+    out = tmp_path / "shared"
+    procs = [start_crawl("report", "--db", str(tmp_path / name), "--out", str(out), "-q")
+             for name in ("a.duckdb", "b.duckdb")]
+    results = [(p.wait(timeout=60), p.stderr.read()) for p in procs]
+    for code, err in results:
+        assert code == 0, err
+    assert json.loads((out / "summary.json").read_text())["pages_crawled"] == 4
+    assert not list(out.glob(".*partial"))
+
+
+@pytest.mark.parametrize("args", [[], ["bogus"], ["crawl", "--bogus"]])
+def test_usage_hint_names_the_program_once(args, tmp_path):
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert "pipeline.py pipeline.py" not in line and "--help" in line
