@@ -167,7 +167,7 @@ class AuditSpider(scrapy.Spider):
         return meta.get("purpose") == "crawl" and not meta.get("retry_times") and not meta.get("hops")
 
     def on_scheduled(self, request, spider=None):
-        if self.counts_as_page(request):
+        if self.counts_as_page(request) and not request.meta.get("budgeted"):
             self.crawl_state.add_scheduled(1)
 
     def on_dropped(self, request, spider=None):
@@ -525,6 +525,10 @@ class AuditSpider(scrapy.Spider):
             return
         self.requested.add(url)
         request = self.page_request(url, depth, found_by, shape, run)
+        # Counted now, not when Scrapy schedules it: Scrapy reads a callback's whole output
+        # before scheduling any of it, so one page's links would all fit in the budget.
+        request.meta["budgeted"] = True
+        self.crawl_state.add_scheduled(1)
         if same:   # what the child compares its own links with
             request.meta.update(parent_links=parent.get("links_key"), parent_sketch=parent.get("sketch"),
                                 parent_repeats=parent.get("repeats", 1))
