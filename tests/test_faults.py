@@ -279,20 +279,27 @@ def test_ctrl_c_while_reanalysing_keeps_status_and_first_seen(tmp_path):
     db = tmp_path / "a.duckdb"
     broken = {f"/p{i}": Route.html(page(f"Page {i}", links_to(["/gone", f"/p{i + 1}"]))) for i in range(60)}
     with SiteServer(site_of(60, extra=broken)) as server:
-        assert run_cli("crawl", server.url("site"), "--db", str(db), *FAST).returncode == 0
-    started = time.time()
-    assert run_cli("analyse", "--db", str(db), "-q").returncode == 0
-    took = time.time() - started
+        assert run_cli("run", server.url("site"), "--db", str(db), "--out", str(tmp_path / "r"), *FAST).returncode == 0
     before = query(db, "SELECT kind, page_url, detail, status, first_seen FROM flags ORDER BY ALL")
     assert before and all(status and first_seen for *_, status, first_seen in before)
-    for share in (0.6, 0.8, 0.9):
+    wal = Path(f"{db}.wal")
+    codes = []
+    for delay in (0.0, 0.15):
+        assert not wal.exists()
         proc = start_crawl("analyse", "--db", str(db), "-q")
-        time.sleep(took * share)
+        wait_for(lambda: wal.exists() or proc.poll() is not None)  # the first write: the analysis began
+        time.sleep(delay)
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
-        assert proc.returncode in (0, 3)
+        _, err = proc.communicate(timeout=60)
+        codes.append(proc.returncode)
+        assert proc.returncode in (0, 3), err
+        if proc.returncode == 3:
+            assert err.strip() == "Error: interrupted"
         assert query(db, "SELECT kind, page_url, detail, status, first_seen FROM flags ORDER BY ALL") == before
         assert query(db, "SELECT analysed_at IS NOT NULL FROM crawls") == [(True,)]
+    assert codes[0] == 3
+    report = run_cli("report", "--db", str(db), "--out", str(tmp_path / "r"), "-q")
+    assert report.returncode == 0, report.stderr
     assert_rows_agree(db)
 
 
