@@ -40,6 +40,13 @@ def site_of(n: int, delay: float = 0.0, extra: dict | None = None) -> dict[str, 
     return {"site": HostSpec(routes=routes)}
 
 
+def no_retries(folder: Path) -> Path:
+    """A config for a failing site: no retries and no throttling, so a test's failures come fast."""
+    path = folder / "audit.toml"
+    path.write_text("autothrottle = false\n[links]\nretry_times = 0\n")
+    return path
+
+
 def one_error_line(result) -> str:
     lines = [l for l in result.stderr.strip().splitlines() if not l.startswith("Note: ")]
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
@@ -65,6 +72,16 @@ def assert_rows_agree(db: Path) -> None:
     }
     found = {name: query(db, sql)[0][0] for name, sql in checks.items()}
     assert found == dict.fromkeys(checks, 0), found
+
+
+def main_here(capsys, *args: str) -> subprocess.CompletedProcess:
+    """`pipeline.main(ARGS)` in this process, for commands that must stop before any crawl
+    (a crawl would start Twisted's reactor, which runs once per process)."""
+    from pipeline import main
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def start_crawl(*args: str, **kwargs) -> subprocess.Popen:
@@ -139,7 +156,8 @@ def test_start_url_that_fails_is_never_all_clear(tmp_path, answer, fail_on):
     site = {"site": HostSpec(routes={"/": Route.html("gone", status=404)})}
     with SiteServer(site) as server:
         url = f"http://127.0.0.1:{free_port()}/" if answer == "nothing listens" else server.url("site")
-        result = run_cli("run", url, "--db", str(db), "--out", str(out), *FAST, *fail_on, timeout=60)
+        result = run_cli("run", url, "--db", str(db), "--out", str(out), *FAST, *fail_on,
+                         "--config", str(no_retries(tmp_path)), timeout=60)
     assert result.returncode == 2
     line = one_error_line(result)
     assert "could not see the site" in line and ("connection refused" in line or "404" in line)
@@ -154,7 +172,8 @@ def test_site_going_down_midway_is_a_partial_crawl(tmp_path):
     db, out = tmp_path / "a.duckdb", tmp_path / "report"
     server = SiteServer(site_of(80, delay=0.05)).start()
     try:
-        proc = start_crawl("run", server.url("site"), "--db", str(db), "--out", str(out), *FAST)
+        proc = start_crawl("run", server.url("site"), "--db", str(db), "--out", str(out), *FAST,
+                           "--config", str(no_retries(tmp_path)))
         wait_for(lambda: server.count(host="site") >= 15)
         server.stop()  # nothing listens any more: every request is refused
         _, err = proc.communicate(timeout=60)
@@ -326,13 +345,13 @@ def test_stdout_that_cannot_be_written_does_not_stop_the_work(tmp_path, quiet):
             assert query(db, "SELECT status, analysed_at IS NOT NULL FROM crawls") == [("finished", True)]
 
 
-def test_another_programs_duckdb_is_refused_untouched(tmp_path):
+def test_another_programs_duckdb_is_refused_untouched(tmp_path, capsys):
     db = tmp_path / "shop.duckdb"
     con = duckdb.connect(str(db))
     con.execute("CREATE TABLE customers (id INTEGER, name VARCHAR)")
     con.execute("INSERT INTO customers VALUES (1, 'Ada')")
     con.close()
-    result = run_cli("crawl", f"http://127.0.0.1:{free_port()}/", "--db", str(db), *FAST)
+    result = main_here(capsys, "crawl", f"http://127.0.0.1:{free_port()}/", "--db", str(db), *FAST)
     assert result.returncode == 2
     assert "DuckDB database of another program (tables customers)" in one_error_line(result)
     assert query(db, "SELECT table_name FROM information_schema.tables") == [("customers",)]
@@ -380,10 +399,10 @@ def test_response_over_the_size_cap_is_recorded_too_large(tmp_path):
     assert row == [("error", "too large (over the 1,000,000-byte limit)", len(big.encode()))]
 
 
-def test_unwritable_out_is_found_before_the_crawl(tmp_path):
+def test_unwritable_out_is_found_before_the_crawl(tmp_path, capsys):
     (tmp_path / "file").write_text("not a folder")
     with SiteServer(site_of(2)) as server:
-        result = run_cli("run", server.url("site"), "--db", str(tmp_path / "a.duckdb"),
+        result = main_here(capsys, "run", server.url("site"), "--db", str(tmp_path / "a.duckdb"),
                          "--out", str(tmp_path / "file" / "report"), *FAST)
         assert server.count() == 0
     assert result.returncode == 2
@@ -399,10 +418,11 @@ def test_unwritable_out_is_found_before_the_crawl(tmp_path):
     ("[readability]\ntarget_grade = nan\n", [], "target_grade"),
     ('[severity]\nbrokn_link = "warning"\n', [], "did you mean broken_link?"),
 ])
-def test_bad_config_values_are_refused_before_the_crawl(tmp_path, config, args, message):
+def test_bad_config_values_are_refused_before_the_crawl(tmp_path, config, args, message, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     cfg = tmp_path / "audit.toml"
     cfg.write_text(config)
-    result = run_cli("crawl", f"http://127.0.0.1:{free_port()}/", "--config", str(cfg), *args, cwd=tmp_path)
+    result = main_here(capsys, "crawl", f"http://127.0.0.1:{free_port()}/", "--config", str(cfg), *args)
     assert result.returncode == 2
     assert message in one_error_line(result)
     assert not (tmp_path / "audit.duckdb").exists()
@@ -426,7 +446,7 @@ def test_broken_servers_get_plain_reasons(tmp_path):
             ["/p0", not_http.url("/a"), hangs_up.url("/b")])))})
         with SiteServer(site) as server:
             result = run_cli("run", server.url("site"), "--db", str(db), "--out", str(tmp_path / "r"), *FAST,
-                             "--config", str(_no_retries(tmp_path)), timeout=60)
+                             "--config", str(no_retries(tmp_path)), timeout=60)
     assert result.returncode == 0, result.stderr
     errors = dict(query(db, "SELECT url, error FROM responses WHERE outcome = 'error'"))
     assert errors == {not_http.url("/a"): "invalid HTTP response (the server did not answer in HTTP)",
@@ -436,22 +456,17 @@ def test_broken_servers_get_plain_reasons(tmp_path):
         assert raw not in report
 
 
-def _no_retries(folder: Path) -> Path:
-    path = folder / "audit.toml"
-    path.write_text("[links]\nretry_times = 0\n")
-    return path
-
-
-def test_a_folder_as_config_is_one_line(tmp_path):
-    result = run_cli("crawl", "http://127.0.0.1:9/", "--config", str(tmp_path), cwd=tmp_path)
+def test_a_folder_as_config_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = main_here(capsys, "crawl", "http://127.0.0.1:9/", "--config", str(tmp_path))
     assert result.returncode == 2
     assert "is a folder" in one_error_line(result)
 
 
-def test_a_wal_that_cannot_be_created_is_one_line(tmp_path):
+def test_a_wal_that_cannot_be_created_is_one_line(tmp_path, capsys):
     db = tmp_path / "a.duckdb"
     (tmp_path / "a.duckdb.wal").mkdir()  # what a file cannot be created over, even as root
-    result = run_cli("crawl", f"http://127.0.0.1:{free_port()}/", "--db", str(db), *FAST, cwd=tmp_path)
+    result = main_here(capsys, "crawl", f"http://127.0.0.1:{free_port()}/", "--db", str(db), *FAST)
     assert result.returncode == 2
     assert "a.duckdb" in one_error_line(result)
 
@@ -473,7 +488,7 @@ def test_two_reports_into_one_folder_at_once(tmp_path):
 
 @pytest.mark.parametrize("args", [[], ["bogus"], ["crawl", "--bogus"]])
 def test_usage_hint_names_the_program_once(args, tmp_path):
-    result = run_cli(*args, cwd=tmp_path)
+    result = run_cli(*args, cwd=tmp_path)  # a subprocess: the hint names sys.argv[0]
     assert result.returncode == 2
     line = one_error_line(result)
     assert "pipeline.py pipeline.py" not in line and "--help" in line
