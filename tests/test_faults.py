@@ -399,6 +399,18 @@ def test_response_over_the_size_cap_is_recorded_too_large(tmp_path):
     assert row == [("error", "too large (over the 1,000,000-byte limit)", len(big.encode()))]
 
 
+def test_response_cut_at_the_size_cap_without_a_length_is_too_large(tmp_path):
+    cfg = tmp_path / "audit.toml"
+    cfg.write_text("max_bytes = 1000000\nautothrottle = false\n[links]\nretry_times = 0\n")
+    db = tmp_path / "a.duckdb"
+    endless = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html><body><p>" + b"word " * 400_000
+    with RawServer(endless) as raw, SiteServer(site_of(1)) as server:
+        result = run_cli("crawl", server.url("site"), raw.url("/"), "--db", str(db), "-q", "--config", str(cfg))
+        assert result.returncode == 0, result.stderr
+        row = query(db, "SELECT outcome, error FROM responses WHERE url = ?", [raw.url("/")])
+    assert row == [("error", "too large (over the 1,000,000-byte limit)")]
+
+
 def test_unwritable_out_is_found_before_the_crawl(tmp_path, capsys):
     (tmp_path / "file").write_text("not a folder")
     with SiteServer(site_of(2)) as server:
