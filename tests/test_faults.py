@@ -149,8 +149,7 @@ def test_endless_redirect_chain_neither_runs_forever_nor_eats_the_budget(tmp_pat
 
 # --- false "all clear" -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fail_on", [[], ["--fail-on", "error"]])
-@pytest.mark.parametrize("answer", ["nothing listens", "404"])
+@pytest.mark.parametrize("answer, fail_on", [("nothing listens", []), ("404", ["--fail-on", "error"])])
 def test_start_url_that_fails_is_never_all_clear(tmp_path, answer, fail_on):
     db, out = tmp_path / "a.duckdb", tmp_path / "report"
     site = {"site": HostSpec(routes={"/": Route.html("gone", status=404)})}
@@ -197,7 +196,7 @@ def test_site_going_down_midway_is_a_partial_crawl(tmp_path):
 
 def test_sigkill_mid_crawl_then_resume_with_only_some_start_urls(tmp_path):
     db = tmp_path / "a.duckdb"
-    site = site_of(40, delay=0.1)
+    site = site_of(30, delay=0.05)
     site["blog"] = HostSpec(routes={"/": Route.html(page("Blog", links_to(["/post", "{{host:site}}/p1"]))),
                                     "/post": Route.html(page("Post", links_to(["{{host:site}}/"])))})
     with SiteServer(site) as server:
@@ -215,7 +214,7 @@ def test_sigkill_mid_crawl_then_resume_with_only_some_start_urls(tmp_path):
         internal = dict(query(db, "SELECT url, is_internal FROM responses WHERE host = ?",
                               [server.url("blog").split("//")[1].rstrip("/")]))
         assert internal and all(internal.values())
-        assert query(db, "SELECT count(*) FROM pages")[0][0] == 43
+        assert query(db, "SELECT count(*) FROM pages")[0][0] == 33
         assert_rows_agree(db)
         analysed = run_cli("analyse", "--db", str(db), "-q")
         assert analysed.returncode == 0, analysed.stderr
@@ -224,9 +223,9 @@ def test_sigkill_mid_crawl_then_resume_with_only_some_start_urls(tmp_path):
 
 def test_next_run_after_sigkill_closes_the_dead_crawl(tmp_path):
     db = tmp_path / "a.duckdb"
-    with SiteServer(site_of(40, delay=0.1)) as server:
+    with SiteServer(site_of(30, delay=0.05)) as server:
         proc = start_crawl("crawl", server.url("site"), "--db", str(db), *FAST)
-        wait_for(lambda: server.count(host="site") >= 10)
+        wait_for(lambda: server.count(host="site") >= 8)
         proc.kill()
         proc.wait(timeout=10)
         result = run_cli("crawl", server.url("site"), "--db", str(db), "--max-pages", "3", *FAST, timeout=60)
@@ -273,24 +272,22 @@ def test_disk_full_stops_the_crawl_with_one_line(tmp_path):
     import random
     words = random.Random(13).choices(["sleep", "mood", "clinic", "anxiety", "therapy", "care", "night",
                                        "rest", "doctor", "walk", "light", "dream"], k=200_000)
-    filler = lambda i: "<p>" + " ".join(words[i * 1000:(i + 1) * 1000]) + f" {i}.</p>"
-    site = site_of(200, extra={f"/p{i}": Route.html(page(f"Page {i}", filler(i) + links_to([f"/p{i + 1}"])))
-                               for i in range(200)})
+    filler = lambda i: "<p>" + " ".join(words[i * 2500:(i + 1) * 2500]) + f" {i}.</p>"
+    site = site_of(80, extra={f"/p{i}": Route.html(page(f"Page {i}", filler(i) + links_to([f"/p{i + 1}"])))
+                              for i in range(80)})
     with SiteServer(site) as server:
         proc = start_crawl("crawl", server.url("site"), "--db", str(db), *FAST,
                            preexec_fn=_limit_file_size(db.stat().st_size + 50_000))
         _, err = proc.communicate(timeout=90)
-        fetched = server.count(host="site")
-    assert proc.returncode == 2
-    line = one_error_line(subprocess.CompletedProcess([], 2, "", err))
-    assert "disk full" in line and "--resume" in line
-    assert fetched <= 210  # found at the next flush (every 5 s or 2,000 rows), not after the site
-    # with space again, the next run closes the crawl if the full disk kept it `running`
-    result = run_cli("history", "--db", str(db))
-    assert result.returncode == 0
-    reopened = run_cli("analyse", "--db", str(db), "-q")
-    assert "Error" not in reopened.stderr or "interrupted" in reopened.stderr
-    assert query(db, "SELECT status FROM crawls") == [("interrupted",)]
+        assert proc.returncode == 2
+        line = one_error_line(subprocess.CompletedProcess([], 2, "", err))
+        assert "disk full" in line and "--resume" in line
+        # with space again, the crawl is closed (if the full disk kept it `running`) and resumed
+        result = run_cli("crawl", "--resume", "--site", server.url("site").split("//")[1].rstrip("/"),
+                         "--db", str(db), *FAST)
+    assert result.returncode == 0, result.stderr
+    assert query(db, "SELECT count(*), max(status) FROM crawls") == [(1, "finished")]
+    assert query(db, "SELECT count(*) FROM pages")[0][0] == 81
     assert_rows_agree(db)
 
 
@@ -322,10 +319,10 @@ def test_ctrl_c_while_reanalysing_keeps_status_and_first_seen(tmp_path):
     assert_rows_agree(db)
 
 
-@pytest.mark.parametrize("quiet", [[], ["-q"]])
-def test_stdout_that_cannot_be_written_does_not_stop_the_work(tmp_path, quiet):
+def test_stdout_that_cannot_be_written_does_not_stop_the_work(tmp_path):
+    # -q changes only the progress display: one case with it, one without
     with SiteServer(site_of(3)) as server:
-        for name, out in (("devfull", "/dev/full"), ("pipe", None)):
+        for name, out, quiet in (("devfull", "/dev/full", []), ("pipe", None, ["-q"])):
             db, report = tmp_path / f"{name}.duckdb", tmp_path / name
             args = [sys.executable, str(ROOT / "pipeline.py"), "run", server.url("site"), "--db", str(db),
                     "--out", str(report), "--timeout", "2", *quiet]
