@@ -106,14 +106,23 @@ def endless_index(info) -> Route:
                  content_type="application/xml")
 
 
-def test_sitemap_index_chain_that_never_ends_is_bounded(tmp_path):
+def test_endless_sitemap_indexes_and_a_20_mb_robots_txt(tmp_path):
+    """Every sitemap index names two new ones; robots.txt is 20 MB, its Disallow at the top."""
     db = tmp_path / "a.duckdb"
-    site = site_of(3, extra={"/sitemap.xml": Route.dynamic(endless_index), "/index": Route.dynamic(endless_index)})
+    robots = ("User-agent: *\nDisallow: /private/\nSitemap: {{host:site}}/index?n=0\n"
+              + "# padding line of a generated robots file\n" * 500_000)
+    site = site_of(3, extra={"/": Route.html(page("Home", links_to(["/p0", "/p1", "/p2", "/private/x"]))),
+                             "/private/x": Route.html(page("Secret")), "/robots.txt": Route.text(robots),
+                             "/sitemap.xml": Route.dynamic(endless_index), "/index": Route.dynamic(endless_index)})
     with SiteServer(site) as server:
         result = run_cli("crawl", server.url("site"), "--db", str(db), *FAST, timeout=60)
-        indexes = server.count(host="site") - server.count(host="site", path="/robots.txt")
+        indexes = sum(r.path.startswith(("/index", "/sitemap")) for r in server.requests)
+        assert server.count(host="site", path="/private/x") == 0
+        assert query(db, "SELECT outcome FROM responses WHERE url = ?",
+                     [server.url("site", "/private/x")]) == [("blocked_by_robots",)]
+    assert len(robots) > 20_000_000
     assert result.returncode == 0, result.stderr
-    assert indexes < 40  # index -> index -> index -> sitemap, two children each: 1 + 2 + 4 + 8 + pages
+    assert indexes < 40  # at most 3 levels of index below the robots.txt and /sitemap.xml ones
     (stats,) = query(db, "SELECT stats FROM crawls")[0]
     assert json.loads(stats)["sitemaps_not_read"] > 0
     assert query(db, "SELECT count(*) FROM pages")[0][0] == 4
@@ -356,56 +365,23 @@ def test_another_programs_duckdb_is_refused_untouched(tmp_path, capsys):
 
 # --- rules kept --------------------------------------------------------------------------------
 
-def test_huge_robots_txt_is_obeyed_from_its_first_500_kib(tmp_path):
-    db = tmp_path / "a.duckdb"
-    robots = "User-agent: *\nDisallow: /private/\n" + "# padding line of a generated robots file\n" * 500_000
-    site = site_of(2, extra={"/": Route.html(page("Home", links_to(["/p0", "/private/x"]))),
-                             "/private/x": Route.html(page("Secret")), "/robots.txt": Route.text(robots)})
-    with SiteServer(site) as server:
-        result = run_cli("crawl", server.url("site"), "--db", str(db), *FAST, timeout=60)
-        assert result.returncode == 0, result.stderr
-        assert server.count(host="site", path="/private/x") == 0
-        assert query(db, "SELECT outcome FROM responses WHERE url = ?",
-                     [server.url("site", "/private/x")]) == [("blocked_by_robots",)]
-    assert len(robots) > 20_000_000
-
-
-def test_a_70_kb_href_is_recorded_and_reported(tmp_path):
-    db = tmp_path / "a.duckdb"
-    long_href = "/search?q=" + "x" * 70_000
-    site = site_of(1, extra={"/": Route.html(page("Home", links_to(["/p0", long_href])))})
-    with SiteServer(site) as server:
-        result = run_cli("run", server.url("site"), "--db", str(db), "--out", str(tmp_path / "r"), *FAST, timeout=60)
-    assert result.returncode == 0, result.stderr
-    (error,) = query(db, "SELECT error FROM responses WHERE length(url) > 70000")[0]
-    assert error.startswith("invalid URL: too long (70,")
-    assert query(db, "SELECT kind FROM flags WHERE detail LIKE '%too long%'") == [("broken_link",)]
-    assert_rows_agree(db)
-
-
-def test_response_over_the_size_cap_is_recorded_too_large(tmp_path):
-    cfg = tmp_path / "audit.toml"
-    cfg.write_text("max_bytes = 1000000\n")
-    big = page("Big", "<p>" + "word " * 300_000 + "</p>")
-    site = {"site": HostSpec(routes={"/": Route.html(page("Home", '<a href="/big">big</a>')), "/big": Route.html(big)})}
-    with SiteServer(site) as server:
-        result = run_cli("crawl", server.url("site"), "--db", str(tmp_path / "a.duckdb"), "-q", "--config", str(cfg))
-        assert result.returncode == 0, result.stderr
-        row = query(tmp_path / "a.duckdb", "SELECT outcome, error, bytes FROM responses WHERE url = ?",
-                    [server.url("site", "/big")])
-    assert row == [("error", "too large (over the 1,000,000-byte limit)", len(big.encode()))]
-
-
-def test_response_cut_at_the_size_cap_without_a_length_is_too_large(tmp_path):
+def test_responses_over_the_size_cap_are_too_large_with_or_without_a_length(tmp_path):
     cfg = tmp_path / "audit.toml"
     cfg.write_text("max_bytes = 1000000\nautothrottle = false\n[links]\nretry_times = 0\n")
     db = tmp_path / "a.duckdb"
+    big = page("Big", "<p>" + "word " * 300_000 + "</p>")
     endless = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html><body><p>" + b"word " * 400_000
-    with RawServer(endless) as raw, SiteServer(site_of(1)) as server:
+    site = site_of(1, extra={"/": Route.html(page("Home", links_to(["/p0", "/big"]))), "/big": Route.html(big)})
+    with RawServer(endless) as raw, SiteServer(site) as server:
+        # the raw server is a start URL: a page of the site, read (not only checked) without a length
         result = run_cli("crawl", server.url("site"), raw.url("/"), "--db", str(db), "-q", "--config", str(cfg))
         assert result.returncode == 0, result.stderr
-        row = query(db, "SELECT outcome, error FROM responses WHERE url = ?", [raw.url("/")])
-    assert row == [("error", "too large (over the 1,000,000-byte limit)")]
+        rows = query(db, "SELECT url, outcome, error, bytes FROM responses WHERE url IN (?, ?) ORDER BY url = ?",
+                     [raw.url("/"), server.url("site", "/big"), raw.url("/")])
+        big_url = server.url("site", "/big")
+    limit = "too large (over the 1,000,000-byte limit)"
+    assert rows[0] == (big_url, "error", limit, len(big.encode()))  # announced by Content-Length
+    assert rows[1][1:3] == ("error", limit)
 
 
 def test_unwritable_out_is_found_before_the_crawl(tmp_path, capsys):
@@ -448,16 +424,21 @@ def test_utf8_bom_in_the_config_is_accepted(tmp_path):
 
 # --- messages ----------------------------------------------------------------------------------
 
-def test_broken_servers_get_plain_reasons(tmp_path):
+def test_broken_servers_and_a_70_kb_href_get_plain_reasons(tmp_path):
     db = tmp_path / "a.duckdb"
+    long_href = "/search?q=" + "x" * 70_000
     with RawServer(b"THIS IS NOT HTTP\r\n\r\n") as not_http, RawServer(b"") as hangs_up:
         site = site_of(1, extra={"/": Route.html(page("Home", links_to(
-            ["/p0", not_http.url("/a"), hangs_up.url("/b")])))})
+            ["/p0", not_http.url("/a"), hangs_up.url("/b"), long_href])))})
         with SiteServer(site) as server:
             result = run_cli("run", server.url("site"), "--db", str(db), "--out", str(tmp_path / "r"), *FAST,
                              "--config", str(no_retries(tmp_path)), timeout=60)
     assert result.returncode == 0, result.stderr
-    errors = dict(query(db, "SELECT url, error FROM responses WHERE outcome = 'error'"))
+    errors = dict(query(db, "SELECT url, error FROM responses WHERE outcome = 'error' AND length(url) < 1000"))
+    (too_long,) = query(db, "SELECT error FROM responses WHERE length(url) > 70000")[0]
+    assert too_long.startswith("invalid URL: too long (70,")
+    assert query(db, "SELECT kind FROM flags WHERE detail LIKE '%too long%'") == [("broken_link",)]
+    assert_rows_agree(db)
     assert errors == {not_http.url("/a"): "invalid HTTP response (the server did not answer in HTTP)",
                       hangs_up.url("/b"): "connection lost"}
     report = (tmp_path / "r" / "report.html").read_text() + (tmp_path / "r" / "flags.csv").read_text()
