@@ -153,6 +153,8 @@ def test_endless_redirect_chain_neither_runs_forever_nor_eats_the_budget(tmp_pat
     assert sitemap_only in urls
     assert query(db, "SELECT count(*) FROM flags WHERE detail LIKE 'more than 20 redirects%'")[0][0] == 1
     assert json.loads(query(db, "SELECT stats FROM crawls")[0][0])["redirect_chains_cut"] == 1
+    header = (tmp_path / "r" / "report.html").read_text()
+    assert "Endless redirects cut short." in header and "Page limit reached." not in header
     assert_rows_agree(db)
 
 
