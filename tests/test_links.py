@@ -14,6 +14,7 @@ from analysis import links
 from crawler import store
 from crawler.config import ConfigError, LinksOptions, Options, load_config
 from crawler.urls import host_key, resolve
+from conftest import StoredCrawl
 
 C = "http://clinic.test"
 B = "http://blog.clinic.test"
@@ -166,48 +167,18 @@ def test_config_sets_a_rule(tmp_path):
 
 # --- a crawl built row by row ---------------------------------------------------------------------
 
-class Crawl:
+class Crawl(StoredCrawl):
     """A stored crawl of clinic.test + blog.clinic.test written straight into a temporary DuckDB."""
 
     def __init__(self, path: Path, status: str = "finished", start_urls=(C + "/", B + "/")):
-        self.con = store.open_store(path)
-        self.id = store.create_crawl(self.con, "clinic.test", list(start_urls), sorted(HOSTS), {})
-        self.con.execute("UPDATE crawls SET status = ? WHERE crawl_id = ?", [status, self.id])
-        self.positions: dict[str, int] = {}
+        super().__init__(store.open_store(path), "clinic.test", start_urls, hosts=HOSTS, status=status)
 
     def page(self, url: str, anchors=(), links_to=(), status: int = 200):
         """A parsed HTML page of the site with its links: (href[, text[, element[, rel]]])."""
-        self.response(url, status)
-        self.rows("pages", [{"crawl_id": self.id, "url": url, "anchors": list(anchors) if anchors is not None else None}])
+        super().page(url, status=status, anchors=list(anchors) if anchors is not None else None)
         for link in links_to:
             self.link(url, *((link,) if isinstance(link, str) else link))
         return self
-
-    def link(self, source: str, href: str | None, text: str | None = "text", element: str = "a", rel=None):
-        r = resolve(href, source, HOSTS)
-        pos = self.positions.get(source, 0)
-        self.positions[source] = pos + 1
-        self.rows("links", [{
-            "crawl_id": self.id, "source_url": source, "position": pos, "element": element, "rel": rel,
-            "href": href, "url": r.url, "fragment": r.fragment, "target_type": r.target_type,
-            "invalid_reason": r.invalid_reason, "nofollow": "nofollow" in (rel or ""),
-            "anchor_text": text, "alt": text if element == "img" else None}])
-
-    def response(self, url: str, status: int | None = 200, outcome: str = "fetched", error=None,
-                 redirect_to=None, attempts: int = 1):
-        self.rows("responses", [{
-            "crawl_id": self.id, "url": url, "host": host_key(url), "is_internal": host_key(url) in HOSTS,
-            "purpose": "crawl" if host_key(url) in HOSTS else "check", "outcome": outcome,
-            "status": status, "error": error, "redirect_to": redirect_to, "attempts": attempts,
-            "fetched_at": store.utcnow()}])
-        return self
-
-    def sitemap(self, *urls: str):
-        self.rows("sitemap_urls", [{"crawl_id": self.id, "url": u, "sitemap": C + "/sitemap.xml"} for u in urls])
-        return self
-
-    def rows(self, table, rows):
-        store.insert_rows(self.con, table, rows)
 
     def analyse(self, options: Options | None = None) -> dict[str, int]:
         return links.analyse(self.con, self.id, options or Options())

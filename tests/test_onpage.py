@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import replace
 
 import pytest
 
 from analysis import onpage
+from conftest import StoredCrawl
 from crawler import store
 from crawler.config import OnpageOptions, Options, load_config
 from crawler.errors import ConfigError
@@ -193,48 +193,31 @@ def test_jaccard():
 
 # --- on a real database -----------------------------------------------------------------------
 
-def _hash(text):
-    return int(hashlib.md5(text.encode()).hexdigest()[:15], 16)
-
-
-class Crawl:
-    """A crawl written straight into a temporary DuckDB file, the way the crawler stores it."""
+class Crawl(StoredCrawl):
+    """A crawl of clinic.test and blog.test, with on-page defaults: a fine title, description, H1."""
 
     def __init__(self, con):
-        self.con = con
-        self.crawl_id = store.create_crawl(con, "clinic.test", [H + "/"], ["clinic.test:80", "blog.test:8080"], {})
-        self.responses, self.pages, self.blocks, self.links, self.sitemap = [], [], [], [], []
+        super().__init__(con, "clinic.test", [H + "/"], hosts=["clinic.test:80", "blog.test:8080"])
 
     def response(self, url, status=200, content_type="text/html; charset=utf-8", outcome="fetched", **kw):
-        row = {"crawl_id": self.crawl_id, "url": url, "host": url.split("/")[2], "is_internal": True,
-               "purpose": "crawl", "depth": 1, "found_by": "link", "outcome": outcome, "status": status,
-               "content_type": content_type, "bytes": 20_000, "method": "GET"}
-        row.update(kw)
-        self.responses.append(row)
+        return super().response(url, status, outcome, **{"content_type": content_type, "bytes": 20_000,
+                                                           "method": "GET", **kw})
 
     def page(self, url, main="", status=200, x_robots_tag=None, nav="Home About Blog Contact", **kw):
         self.response(url, status=status, x_robots_tag=x_robots_tag)
-        row = {"crawl_id": self.crawl_id, "url": url, "title": f"Title of {url} for the clinic site",
-               "title_count": 1, "meta_description": "A description " * 7, "h1": ["Heading"],
-               "main_words": len(main.split()), "word_count": len(main.split())}
-        row.update(kw)
-        self.pages.append(row)
-        for i, (role, text) in enumerate([("nav", nav), ("main", main)]):
-            if text:
-                self.blocks.append({"crawl_id": self.crawl_id, "page_url": url, "block_index": i, "role": role,
-                                    "text": text, "word_count": len(text.split()), "text_hash": _hash(text)})
+        columns = {"title": f"Title of {url} for the clinic site", "title_count": 1,
+                   "meta_description": "A description " * 7, "h1": ["Heading"],
+                   "main_words": len(main.split()), "word_count": len(main.split()), **kw}
+        return super().page(url, [(role, text) for role, text in (("nav", nav), ("main", main)) if text],
+                            response=False, **columns)
 
     def link(self, source, url, element="a", alt=None, href=None, target_type="internal"):
-        self.links.append({"crawl_id": self.crawl_id, "source_url": source, "position": len(self.links),
-                           "element": element, "href": href or url, "url": url, "target_type": target_type,
-                           "nofollow": False, "alt": alt})
-
-    def save(self):
-        for table, rows in [("responses", self.responses), ("pages", self.pages), ("blocks", self.blocks),
-                            ("links", self.links), ("sitemap_urls", self.sitemap)]:
-            if rows:
-                store.insert_rows(self.con, table, rows)
-        return self.crawl_id
+        """A link already resolved to `url` (href as written defaults to it)."""
+        position = self._next_link.get(source, 0)
+        self._next_link[source] = position + 1
+        self._add("links", {"crawl_id": self.crawl_id, "source_url": source, "position": position,
+                            "element": element, "href": href or url, "url": url, "target_type": target_type,
+                            "nofollow": False, "alt": alt})
 
 
 @pytest.fixture
@@ -275,7 +258,7 @@ def build_site(con):
     c.link(f"{H}/ok3", f"{H}/ok5?utm_source=news&utm_medium=email")
     c.link(f"{H}/ok3", f"{H}/ok5?page=2")                                 # a real parameter: fine
     c.link(f"{H}/ok3", f"{H}/never?sid=1")                                 # bare URL never fetched: skip
-    c.sitemap.append({"crawl_id": c.crawl_id, "url": f"{H}/ok0?utm_campaign=spring", "sitemap": f"{H}/sitemap.xml"})
+    c.sitemap(f"{H}/ok0?utm_campaign=spring")
     c.link(f"{H}/ok4", f"{H}/calendar?month=2031-01")
     for m in range(1, 4):
         c.response(f"{H}/calendar?month=2031-0{m}", outcome="trap", status=None, content_type=None,
@@ -441,8 +424,7 @@ def test_boilerplate_main_blocks_do_not_make_pages_near_duplicates(con):
     disclaimer = long_text(500, 400)
     for i in range(4):
         c.page(f"{H}/article{i}", main=disclaimer)
-        c.blocks.append({"crawl_id": c.crawl_id, "page_url": f"{H}/article{i}", "block_index": 5, "role": "main",
-                         "text": long_text(600 + i), "word_count": 300, "text_hash": _hash(long_text(600 + i))})
+        c.block(f"{H}/article{i}", "main", long_text(600 + i))
     crawl_id = c.save()
     assert onpage.analyse(con, crawl_id, Options())["near_duplicate"] == 0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import textstat
+from conftest import StoredCrawl
 
 from analysis import readability
 from analysis.readability import (count_words, language_problem, not_english, prose_sentences,
@@ -21,7 +22,6 @@ from analysis.readability import (count_words, language_problem, not_english, pr
 from crawler import store
 from crawler.config import Options, ReadabilityOptions
 from crawler.errors import ConfigError
-from crawler.extract import text_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,29 +96,23 @@ TEASERS = [
 SITE = "http://stride.test"
 
 
-def blocks_of(url: str, main: list[str], furniture: bool = True) -> list[dict]:
+def blocks_of(main: list[str], furniture: bool = True) -> list[tuple[str, str]]:
     """A page's blocks as the crawler stores them: main text, with or without site furniture."""
     parts = [("nav", NAV), ("header", "Stride Orthopaedics")] if furniture else []
     parts += [("teaser", TEASERS[0])] if furniture else []
     parts += [("main", text) for text in main]
     parts += [("main", "Share this page: Facebook Twitter E-mail")] if furniture else []
     parts += [("teaser", TEASERS[1]), ("footer", FOOTER)] if furniture else []
-    return [{"page_url": url, "block_index": i, "role": role, "text": text,
-             "word_count": len(text.split()), "text_hash": text_hash(text)}
-            for i, (role, text) in enumerate(parts)]
+    return parts
 
 
 def store_crawl(con, pages: dict[str, list[str]], langs: dict[str, str | None] | None = None,
                 furniture: bool = True) -> int:
-    crawl_id = store.create_crawl(con, "stride.test", [SITE + "/"], ["stride.test:80"], {})
+    crawl = StoredCrawl(con, "stride.test", [SITE + "/"])
     langs = {SITE + "/de/knie": "de", **(langs or {})}
-    store.insert_rows(con, "pages", [{"crawl_id": crawl_id, "url": url, "lang": langs.get(url, "en")}
-                                     for url in pages])
-    rows = [{"crawl_id": crawl_id, **b} for url, main in pages.items() for b in blocks_of(url, main, furniture)]
-    if rows:
-        store.insert_rows(con, "blocks", rows)
-    store.finish_crawl(con, crawl_id, "finished", {})
-    return crawl_id
+    for url, main in pages.items():
+        crawl.page(url, blocks_of(main, furniture), response=False, lang=langs.get(url, "en"))
+    return crawl.finish()
 
 
 def site_pages() -> dict[str, list[str]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from conftest import run_cli
+from conftest import StoredCrawl, run_cli
 from crawler import store
 from crawler.config import Options
 from crawler.errors import AuditError
@@ -39,20 +39,13 @@ KINDS = {"broken_link": "error", "hard_to_read": "warning", "duplicate_title": "
 def add_crawl(con, pages: dict[str, str | None], flags: list[tuple], status: str = "finished",
               links: list[tuple] = (), analysed: bool = True, site: str = "clinic") -> int:
     """A crawl of `pages` (url path -> title) with findings (kind, page path, target, detail)."""
-    cid = store.create_crawl(con, site, [SITE + "/"], ["clinic.test:443"], {})
-    store.insert_rows(con, "responses", [
-        {"crawl_id": cid, "url": SITE + path, "host": "clinic.test:443", "is_internal": True,
-         "purpose": "crawl", "depth": 0 if path == "/" else 1, "found_by": "link",
-         "outcome": "fetched", "status": 200, "fetched_at": store.utcnow()} for path in pages])
-    store.insert_rows(con, "pages", [
-        {"crawl_id": cid, "url": SITE + path, "title": title, "word_count": 300, "main_words": 250}
-        for path, title in pages.items()])
-    if links:
-        store.insert_rows(con, "links", [
-            {"crawl_id": cid, "source_url": SITE + src, "position": i, "element": "a", "href": href,
-             "url": href if href.startswith("http") else None, "target_type": "internal",
-             "nofollow": False, "anchor_text": text} for i, (src, href, text) in enumerate(links)])
-    store.finish_crawl(con, cid, status, {})
+    crawl = StoredCrawl(con, site, [SITE + "/"])
+    for path, title in pages.items():
+        crawl.page(SITE + path, response={"depth": 0 if path == "/" else 1}, title=title,
+                   word_count=300, main_words=250)
+    for src, href, text in links:
+        crawl.link(SITE + src, href, text)
+    cid = crawl.finish(status)
     if analysed:
         anchors = {(SITE + src, href): text for src, href, text in links}
         store.write_flags(con, cid, "links", [

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import query, run_cli
+from conftest import StoredCrawl, query, run_cli
 
 from analysis import topics
 from crawler import store
 from crawler.config import Options, TopicsOptions, load_config
 from crawler.errors import ConfigError
-from crawler.extract import count_words, text_hash
 from demo.server import HostSpec, Route, SiteServer
 
 # --- the site: Harborview Behavioral Health (clinic host) and its blog (blog host) -------------
@@ -191,35 +190,24 @@ INJECTED_ON = [CLINIC_URL + p for p in ("/services/tms", "/services/psychotherap
 CTA_ON = [CLINIC_URL + p for p in ("/services/tms", "/services/ketamine", "/conditions/depression", "/about")]
 
 
-def page_blocks(url: str, paragraphs: list[str], teasers=(), extra_main=()) -> list[dict]:
-    """The blocks of one page, as the crawler stores them."""
+def page_blocks(paragraphs: list[str], teasers=(), extra_main=()) -> list[tuple]:
+    """The blocks of one page, as the crawler stores them: (role, text, link_url)."""
     blocks = [("nav", NAV, None), ("header", "Harborview Behavioral Health", None)]
     blocks += [("main", text, None) for text in paragraphs]
     blocks += [("main", text, None) for text in extra_main]
     blocks += [("teaser", text, link) for text, link in teasers]
-    blocks += [("aside", SIDEBAR, None), ("footer", FOOTER, None)]
-    return [{"page_url": url, "block_index": i, "role": role, "path": None, "text": text,
-             "word_count": count_words(text), "link_url": link, "text_hash": text_hash(text)}
-            for i, (role, text, link) in enumerate(blocks)]
+    return blocks + [("aside", SIDEBAR, None), ("footer", FOOTER, None)]
 
 
 def store_crawl(con, pages: dict[str, list[str]], teasers=None, extra_main=None, lang="en",
                 langs=None, status="finished") -> int:
     """A finished crawl of these pages in the store, as the crawler would leave it."""
     teasers, extra_main, langs = teasers or {}, extra_main or {}, langs or {}
-    crawl_id = store.create_crawl(con, "harborview.test", [CLINIC_URL + "/", BLOG_URL + "/"],
-                                  ["harborview.test:80", "blog.harborview.test:80"], {})
-    page_rows, block_rows = [], []
+    crawl = StoredCrawl(con, "harborview.test", [CLINIC_URL + "/", BLOG_URL + "/"])
     for url, paragraphs in pages.items():
-        page_rows.append({"crawl_id": crawl_id, "url": url, "title": url.rsplit("/", 1)[-1],
-                          "lang": langs.get(url, lang)})
-        for row in page_blocks(url, paragraphs, teasers.get(url, ()), extra_main.get(url, ())):
-            block_rows.append({"crawl_id": crawl_id, **row})
-    store.insert_rows(con, "pages", page_rows)
-    if block_rows:
-        store.insert_rows(con, "blocks", block_rows)
-    store.finish_crawl(con, crawl_id, status, {})
-    return crawl_id
+        crawl.page(url, page_blocks(paragraphs, teasers.get(url, ()), extra_main.get(url, ())),
+                   response=False, title=url.rsplit("/", 1)[-1], lang=langs.get(url, lang))
+    return crawl.finish(status)
 
 
 def full_site_extras() -> dict[str, list[str]]:
