@@ -349,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         import duckdb
         from crawler.store import is_disk_full, write_error
 
+        if is_interrupt(exc):
+            return error_line("interrupted", EXIT_INTERRUPTED)
+
         if isinstance(exc, (OSError, duckdb.Error)) and (is_disk_full(exc) or "permission denied" in str(exc).lower()):
             return error_line(str(write_error(exc, f"to {getattr(exc, 'filename', None) or 'the database or report'}")),
                               EXIT_USAGE)
@@ -361,6 +364,14 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
         except (OSError, ValueError):
             _silence_stdout()
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C that reached DuckDB during a query: it stops the query with its own error."""
+    import duckdb
+
+    return isinstance(exc, duckdb.InterruptException) or (
+        isinstance(exc, RuntimeError) and str(exc).startswith("Query interrupted"))
 
 
 def error_line(text: str, code: int) -> int:

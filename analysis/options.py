@@ -52,14 +52,19 @@ class ReadabilityOptions:
     workers: int = 0                      # processes that score pages; 0: one per CPU core
 
     def __post_init__(self) -> None:
+        # analysis.readability imports textstat (over a second): only for a measure other than the default
+        if self.grade_measure != ReadabilityOptions.grade_measure:
+            self._check_measure()
+        _at_least("readability", self, 0, "target_grade", "min_words", "hardest_sentences",
+                  "grade_change", "workers")
+        _at_least("readability", self, 1, "long_sentence_words")
+
+    def _check_measure(self) -> None:
         from analysis.readability import GRADE_MEASURES
 
         if self.grade_measure not in GRADE_MEASURES:
             raise ConfigError(f"readability.grade_measure {self.grade_measure!r} is not a grade: use one of "
                               f"{', '.join(GRADE_MEASURES)}, like grade_measure = \"flesch_kincaid_grade\"")
-        _at_least("readability", self, 0, "target_grade", "min_words", "hardest_sentences",
-                  "grade_change", "workers")
-        _at_least("readability", self, 1, "long_sentence_words")
 
 
 @dataclass

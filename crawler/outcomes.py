@@ -63,3 +63,33 @@ def describe_failure(failure) -> tuple[str, str]:
             or "Connection" in text:
         return "error", "connection lost"
     return "error", "download failed (run with -v for details)"
+
+
+SITE_DOWN_STREAK = 20   # site pages in a row without an answer: the site is down
+
+
+class SiteHealth:
+    """Whether the site still answers: a run of SITE_DOWN_STREAK of its pages with no answer
+    (NO_ANSWER errors, NO_ANSWER_STATUSES) means it went down; any other answer ends the run."""
+
+    def __init__(self, streak: int = SITE_DOWN_STREAK):
+        self.streak = streak
+        self.run: list = []             # fetched_at of the pages in the current run
+        self.down: dict | None = None   # {error, count, since} once the site is down
+
+    def answered(self, status: int) -> None:
+        if status not in NO_ANSWER_STATUSES and not self.down:
+            self.run.clear()
+
+    def went_down(self, error: str | None, status: int | None, fetched_at) -> bool:
+        """Record one page's outcome; True the moment the run reaches the streak."""
+        if self.down:
+            return False
+        if not (error in NO_ANSWER or status in NO_ANSWER_STATUSES):
+            self.run.clear()
+            return False
+        self.run.append(fetched_at)
+        if len(self.run) < self.streak:
+            return False
+        self.down = {"error": error or str(status), "count": len(self.run), "since": self.run[0]}
+        return True

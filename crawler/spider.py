@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -14,65 +11,24 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider, StopDownload
 from scrapy.http import Request, TextResponse
 from scrapy.utils.request import request_from_dict
-from scrapy.utils.sitemap import Sitemap
-from w3lib.encoding import html_to_unicode
 
 from crawler import crawlstate, store
 from crawler.config import Options
 from crawler.crawlstate import LocalState
+from crawler.discovery import DiscoveryMixin
 from crawler.extract import extract
-from crawler.items import DoneItem, FetchItem, PageItem, SitemapItem
-from crawler.outcomes import NO_ANSWER, NO_ANSWER_STATUSES, describe_failure
-from crawler.urls import host_key, normalize, strip_tracking, trap_reason, url_shape
+from crawler.repeats import repeat_state
+from crawler.responses import decode_html, is_binary, response_values
+from crawler.items import FetchItem, PageItem
+from crawler.outcomes import SiteHealth, describe_failure
+from crawler.urls import host_key, strip_tracking, trap_reason, url_shape
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 HEAD_FALLBACK = {400, 403, 405, 406, 409, 501}   # servers that refuse HEAD but answer GET
-SITEMAP_MAX_BYTES = 50 * 1024 * 1024             # the sitemaps.org limit, uncompressed
-SITEMAP_MAX_FILES = 1000                         # sitemap files read per crawl at most
-SITEMAP_MAX_NESTING = 3                          # index -> index -> sitemap; deeper is not followed
-SITEMAP_LINE = re.compile(rb"^\s*sitemap\s*:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 SITEMAP_PRIORITY = -1_000_000                    # after every linked page: links decide depth
-ROBOTS_MAX_BYTES = 500 * 1024                    # Google reads this much of a robots.txt
 MAX_REDIRECTS = 20                               # hops followed per chain, as browsers do
 MAX_URL_CHARS = 8192                             # longer URLs are refused by common servers
-SITE_DOWN_STREAK = 20                            # site requests in a row without an answer: it is down
 TOO_LARGE_SIZE = re.compile(r"(?:receive|received) (\d+) bytes")
-
-
-SKETCH_WORDS = 64          # words kept to compare a page's text with the one before it
-SAME_TEXT = 0.8           # estimated Jaccard of the word sets above which two texts are the same
-
-
-def text_sketch(texts: list[str]) -> list[int]:
-    """Bottom-k sketch of the page's distinct words, numbers left out (a month's number changes,
-    an empty calendar's text does not)."""
-    words = {w for t in texts for w in re.findall(r"[^\W\d_]+", t.lower())}
-    hashed = (int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(), "big") for w in words)
-    return sorted(hashed)[:SKETCH_WORDS]
-
-
-def sketch_similarity(a: list[int], b: list[int]) -> float:
-    """Jaccard estimate of two bottom-k sketches (1.0 for two empty texts)."""
-    if not a and not b:
-        return 1.0
-    union = sorted(set(a) | set(b))[:SKETCH_WORDS]
-    both = set(a) & set(b)
-    return sum(h in both for h in union) / len(union)
-
-
-def repeat_state(links: list[dict], texts: list[str], meta: dict) -> dict:
-    """How many pages of one URL pattern in a row, this one included, have the same links to
-    other patterns and the same words as the one before: an endless calendar's empty months
-    do; pagination, a multi-page article and real content do not.
-    Returns {"links_key", "sketch", "repeats"} for the page's meta."""
-    shape = meta.get("shape")
-    others = sorted({l["url"] for l in links if l.get("url") and url_shape(l["url"]) != shape})
-    key = hashlib.blake2b("\n".join(others).encode(), digest_size=8).hexdigest()
-    sketch = text_sketch(texts)
-    same = (meta.get("parent_links") == key
-            and sketch_similarity(sketch, meta.get("parent_sketch") or []) >= SAME_TEXT)
-    repeats = meta.get("parent_repeats", 0) + 1 if same else 1
-    return {"links_key": key, "sketch": sketch, "repeats": repeats}
 
 
 @dataclass
@@ -93,27 +49,7 @@ class CrawlContext:
     site_down: dict | None = None             # the site stopped answering: {error, count, since}
 
 
-def _utf8_or_none(body: bytes) -> str | None:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return "utf-8"
-
-
-def decode_html(content_type: str | None, body: bytes) -> tuple[str, str]:
-    """(text, encoding): BOM, then the header's charset, then <meta>, then UTF-8 if the bytes
-    are valid UTF-8, else windows-1252, the web's default for undeclared pages (WHATWG)."""
-    encoding, text = html_to_unicode(content_type, body, default_encoding="cp1252",
-                                     auto_detect_fun=_utf8_or_none)
-    return text, encoding
-
-
-def is_binary(body: bytes) -> bool:
-    return b"\x00" in body[:4096]
-
-
-class AuditSpider(scrapy.Spider):
+class AuditSpider(DiscoveryMixin, scrapy.Spider):
     name = "content-audit"
 
     def __init__(self, ctx: CrawlContext, *args, **kwargs):
@@ -127,7 +63,7 @@ class AuditSpider(scrapy.Spider):
         # URLs already handed to Scrapy: most links (menus, footers) repeat on every page, and
         # skipping them here saves building a Request and a fingerprint the duplicate filter drops.
         self.requested: set[str] = set()
-        self.no_answer: list[str] = []  # site URLs in a row that got no answer
+        self.health = SiteHealth()
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -167,7 +103,7 @@ class AuditSpider(scrapy.Spider):
         return meta.get("purpose") == "crawl" and not meta.get("retry_times") and not meta.get("hops")
 
     def on_scheduled(self, request, spider=None):
-        if self.counts_as_page(request):
+        if self.counts_as_page(request) and not request.meta.get("budgeted"):
             self.crawl_state.add_scheduled(1)
 
     def on_dropped(self, request, spider=None):
@@ -179,20 +115,6 @@ class AuditSpider(scrapy.Spider):
 
     def budget_left(self) -> int:
         return self.options.max_pages - self.crawl_state.scheduled()
-
-    def on_reached(self, request, spider=None):
-        # robots.txt (fetched by Scrapy's robots middleware too): read its first ROBOTS_MAX_BYTES
-        # whatever its size, instead of losing it whole at max_bytes.
-        if request.url.endswith("/robots.txt") and request.meta.get("dont_obey_robotstxt"):
-            request.meta["download_maxsize"] = 0
-            request.meta["read_at_most"] = ROBOTS_MAX_BYTES
-
-    def on_bytes(self, data, request, spider=None):
-        cap = request.meta.get("read_at_most")
-        if cap:
-            got = request.meta["bytes_seen"] = request.meta.get("bytes_seen", 0) + len(data)
-            if got >= cap:
-                raise StopDownload(fail=False)
 
     def on_headers(self, headers, body_length, request, spider=None):
         """Stop downloading bodies we will not parse: checks, and non-HTML files of the site."""
@@ -279,69 +201,6 @@ class AuditSpider(scrapy.Spider):
         name, port = host.rsplit(":", 1)
         return f"{'https' if port == '443' else 'http'}://{name}" + ("" if port in ("80", "443") else f":{port}")
 
-    # --- robots.txt and sitemaps ------------------------------------------------------------
-
-    def parse_robots(self, response):
-        sitemaps = []
-        if response.status == 200:
-            sitemaps = [m.decode("utf-8", "replace") for m in SITEMAP_LINE.findall(response.body[:ROBOTS_MAX_BYTES])]
-        sitemaps.append(response.meta["base"] + "/sitemap.xml")
-        for sm in sitemaps:
-            try:
-                url = normalize(response.urljoin(sm))
-            except ValueError:
-                continue
-            yield from self._sitemap_request(url, 0)
-        yield DoneItem(response.meta["url"])
-
-    def _sitemap_request(self, url: str, nesting: int) -> Iterator[Request]:
-        """A sitemap to read, unless it is nested too deep or the crawl read enough of them."""
-        if nesting > SITEMAP_MAX_NESTING or not self.crawl_state.take_sitemap(SITEMAP_MAX_FILES):
-            self.state["sitemaps_not_read"] = self._st("sitemaps_not_read", 0) + 1
-            return
-        yield Request(url, callback=self.parse_sitemap, errback=self.on_meta_error, priority=900,
-                      meta={"purpose": "sitemap", "dont_obey_robotstxt": True, "url": url,
-                            "nesting": nesting, "download_slot": host_key(url),
-                            "handle_httpstatus_all": True})
-
-    def parse_sitemap(self, response):
-        yield from self._sitemap_entries(response)
-        yield DoneItem(response.meta["url"])
-
-    def _sitemap_entries(self, response):
-        if response.status != 200:
-            return
-        body = response.body
-        if body[:2] == b"\x1f\x8b":
-            try:
-                with gzip.GzipFile(fileobj=io.BytesIO(body)) as fh:
-                    body = fh.read(SITEMAP_MAX_BYTES)
-            except (OSError, EOFError):
-                return
-        try:
-            sitemap = Sitemap(body)
-        except Exception:  # lxml raises several types on junk; a bad sitemap adds no URLs
-            return
-        urls: list[str] = []
-        nesting = response.meta.get("nesting", 0) + 1
-        for entry in sitemap:
-            loc = (entry.get("loc") or "").strip()
-            try:
-                url = normalize(response.urljoin(loc))
-            except ValueError:
-                continue
-            if sitemap.type == "sitemapindex":
-                yield from self._sitemap_request(url, nesting)
-            elif host_key(url) in self.ctx.site_hosts:
-                urls.append(url)
-        if urls:
-            self.crawl_state.add_sitemap_urls(urls)
-            yield SitemapItem(sitemap=response.url, urls=urls)
-
-    def on_meta_error(self, failure):
-        # robots.txt or a sitemap could not be fetched: the crawl goes on without it
-        yield DoneItem(failure.request.meta["url"])
-
     def on_idle(self, spider=None):
         """When the queue runs dry: ask the crawl state what is left (a dead worker's requests,
         the sitemap URLs no link reached), else let the crawl finish."""
@@ -380,56 +239,25 @@ class AuditSpider(scrapy.Spider):
         row.update(values)
         return row
 
-    def _response_row(self, response) -> dict:
-        headers = response.headers
-        ctype = headers.get(b"Content-Type", b"").decode("latin-1") or None
-        size = len(response.body)
-        if "download_stopped" in response.flags or not size:
-            length = headers.get(b"Content-Length", b"").decode("latin-1").strip()
-            size = int(length) if length.isdigit() else size
-        redirect_to = None
-        if 300 <= response.status < 400 and b"Location" in headers:
-            location = headers.get(b"Location").decode("latin-1")
-            try:
-                redirect_to = normalize(response.urljoin(location.strip()))
-            except ValueError:
-                redirect_to = None
-        latency = response.meta.get("download_latency")
-        return self._row(
-            response.request, outcome="fetched", status=response.status, redirect_to=redirect_to,
-            content_type=ctype, bytes=size,
-            response_ms=round(latency * 1000, 1) if latency is not None else None,
-            x_robots_tag=(b", ".join(headers.getlist(b"X-Robots-Tag")).decode("latin-1") or None),
-            error=None if redirect_to or not (300 <= response.status < 400) else "redirect without a valid Location",
-        )
-
     def heard_from(self, response) -> None:
         """Any answer from the site's hosts (but a gateway's 502-504) ends a run of silence."""
-        if host_key(response.meta.get("url", response.url)) in self.ctx.site_hosts \
-                and response.status not in NO_ANSWER_STATUSES and not self.ctx.site_down:
-            self.no_answer.clear()
+        if host_key(response.meta.get("url", response.url)) in self.ctx.site_hosts:
+            self.health.answered(response.status)
 
     def no_answer_from_site(self, request, row: dict) -> None:
-        """Count site requests in a row that got no answer; SITE_DOWN_STREAK of them: the site is
-        down, and the crawl stops as `partial` instead of reporting its pages as broken."""
+        """A run of site pages without an answer: the site is down, and the crawl stops as
+        `partial` instead of reporting its pages as broken."""
         url = request.meta.get("url", request.url)
-        if request.meta.get("purpose") != "crawl" or host_key(url) not in self.ctx.site_hosts \
-                or self.ctx.site_down:
+        if request.meta.get("purpose") != "crawl" or host_key(url) not in self.ctx.site_hosts:
             return
-        error, status = row.get("error"), row.get("status")
-        if not (error in NO_ANSWER or status in NO_ANSWER_STATUSES):
-            self.no_answer.clear()
-            return
-        self.no_answer.append(row["fetched_at"])
-        if len(self.no_answer) >= SITE_DOWN_STREAK:
-            self.ctx.site_down = {"error": error or str(status), "count": len(self.no_answer),
-                                  "since": self.no_answer[0]}
-            self.logger.error("The site stopped answering (%s): stopping the crawl", error or status)
+        if self.health.went_down(row.get("error"), row.get("status"), row["fetched_at"]):
+            self.ctx.site_down = self.health.down
+            self.logger.error("The site stopped answering (%s): stopping the crawl", self.health.down["error"])
             raise CloseSpider("site_unreachable")
 
     def parse_page(self, response):
         self.answered(response.request)
-        row = self._response_row(response)
+        row = self._row(response.request, **response_values(response))
         self.counters["responses"] += 1
         meta = response.meta
         self.heard_from(response)
@@ -525,6 +353,10 @@ class AuditSpider(scrapy.Spider):
             return
         self.requested.add(url)
         request = self.page_request(url, depth, found_by, shape, run)
+        # Counted now, not when Scrapy schedules it: Scrapy reads a callback's whole output
+        # before scheduling any of it, so one page's links would all fit in the budget.
+        request.meta["budgeted"] = True
+        self.crawl_state.add_scheduled(1)
         if same:   # what the child compares its own links with
             request.meta.update(parent_links=parent.get("links_key"), parent_sketch=parent.get("sketch"),
                                 parent_repeats=parent.get("repeats", 1))
@@ -585,7 +417,7 @@ class AuditSpider(scrapy.Spider):
                                        hops=response.meta.get("hops", 0))
             yield retry
             return
-        row = self._response_row(response)
+        row = self._row(response.request, **response_values(response))
         self.counters["responses"] += 1
         if row["redirect_to"]:
             yield from self.follow_redirect(row["redirect_to"], response.meta)

@@ -176,6 +176,16 @@ def _notices(con, info: dict, prev_info: dict | None) -> list[dict]:
     if isinstance(stats, dict) and stats.get("max_pages_reached"):
         out.append({"level": "warning", "title": "Page limit reached.",
                     "text": "The crawl stopped at --max-pages; pages beyond it were not checked."})
+    if isinstance(stats, dict) and stats.get("redirect_chains_cut"):
+        n = stats["redirect_chains_cut"]
+        out.append({"level": "info", "title": "Endless redirects cut short.",
+                    "text": f"{n} redirect chain{'s' * (n > 1)} went on past 20 hops and "
+                            f"{'were' if n > 1 else 'was'} not followed further (see too_many_redirects)."})
+    if isinstance(stats, dict) and stats.get("sitemaps_not_read"):
+        n = stats["sitemaps_not_read"]
+        out.append({"level": "info", "title": "Some sitemaps not read.",
+                    "text": f"{n} sitemap file{'s' * (n > 1)} past the limits (3 levels of sitemap index, "
+                            "1,000 files per crawl) were not read; pages only they list were not crawled."})
     if prev_info is None:
         out.append({"level": "info", "title": "First crawl of this site.",
                     "text": "There is no earlier finished crawl to compare with: every finding is new "

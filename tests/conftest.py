@@ -47,6 +47,49 @@ def cli():
     return run_cli
 
 
+class RawServer:
+    """A loopback TCP server that answers every connection with the same raw bytes (or none)
+    and closes it: servers that do not speak HTTP, or hang up on every request."""
+
+    def __init__(self, answer: bytes = b""):
+        import threading
+        self.answer = answer
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    conn.recv(65536)
+                    if self.answer:
+                        conn.sendall(self.answer)
+                except OSError:
+                    pass
+
+    def __enter__(self) -> "RawServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+
 class StoredCrawl:
     """A crawl written straight into a store, in the row shapes the crawler writes.
 

@@ -165,19 +165,6 @@ def test_hostile_responses_get_recorded_outcomes(crawled):
     assert size > 5_000_000
 
 
-def test_response_over_the_size_cap_is_recorded_too_large(tmp_path):
-    cfg = tmp_path / "audit.toml"
-    cfg.write_text("max_bytes = 1000000\n")
-    big = page("Big", "<p>" + "word " * 300_000 + "</p>")
-    site = {"site": HostSpec(routes={"/": Route.html(page("Home", '<a href="/big">big</a>')), "/big": Route.html(big)})}
-    with SiteServer(site) as server:
-        result = run_cli("crawl", server.url("site"), "--db", str(tmp_path / "a.duckdb"), "-q", "--config", str(cfg))
-        assert result.returncode == 0, result.stderr
-        row = query(tmp_path / "a.duckdb", "SELECT outcome, error, bytes FROM responses WHERE url = ?",
-                    [server.url("site", "/big")])
-    assert row == [("error", "too large (over the 1,000,000-byte limit)", len(big.encode()))]
-
-
 def test_calendar_trap_is_bounded_and_recorded(crawled):
     server, db, _ = crawled
     assert server.count(host="site", path="/calendar") <= 12
