@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 
 from crawler.urls import url_shape
 
@@ -16,8 +17,7 @@ def text_sketch(texts: list[str]) -> list[int]:
     """Bottom-k sketch of the page's distinct words, numbers left out (a month's number changes,
     an empty calendar's text does not)."""
     words = {w for t in texts for w in re.findall(r"[^\W\d_]+", t.lower())}
-    hashed = (int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(), "big") for w in words)
-    return sorted(hashed)[:SKETCH_WORDS]
+    return sorted(zlib.crc32(w.encode()) for w in words)[:SKETCH_WORDS]   # crc32: stable across workers
 
 
 def sketch_similarity(a: list[int], b: list[int]) -> float:
@@ -35,7 +35,11 @@ def repeat_state(links: list[dict], texts: list[str], meta: dict) -> dict:
     do; pagination, a multi-page article and real content do not.
     Returns {"links_key", "sketch", "repeats"} for the page's meta."""
     shape = meta.get("shape")
-    others = sorted({l["url"] for l in links if l.get("url") and url_shape(l["url"]) != shape})
+    shapes = [(l["url"], url_shape(l["url"])) for l in links if l.get("url")]
+    if meta.get("parent_links") is None and all(s != shape for _, s in shapes):
+        # no parent of this pattern to compare with, no child of it to compare with this page
+        return {"links_key": None, "sketch": None, "repeats": 1}
+    others = sorted({u for u, s in shapes if s != shape})
     key = hashlib.blake2b("\n".join(others).encode(), digest_size=8).hexdigest()
     sketch = text_sketch(texts)
     same = (meta.get("parent_links") == key
