@@ -9,7 +9,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from crawler import store
+from crawler import relations, store
 from crawler.text import shingle_words
 from crawler.config import OnpageOptions
 
@@ -188,24 +188,21 @@ def full_main_sql(crawl_id: int) -> str:
     """
 
 
-def findings(con, crawl_id: int, opts: OnpageOptions, excluded: list[str],
-             indexable_where: str) -> Iterator[dict]:
-    """near_duplicate rows (kind, page_url, target, detail) of the crawl's indexable pages:
-    `indexable_where` is an SQL condition on alias m and responses r, with one parameter (the
-    excluded URLs)."""
+def findings(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
+    """near_duplicate rows (kind, page_url, target, detail) of the crawl's indexable pages
+    (relations.indexable_sql: the on-page page pass has written them)."""
     threshold = opts.near_duplicate_similarity
     sql = f"""
         SELECT m.url, m.text, m.content_hash
         FROM ({full_main_sql(crawl_id)}) m
-        LEFT JOIN responses r ON r.crawl_id = {int(crawl_id)} AND r.url = m.url
-        WHERE m.words >= ? AND {indexable_where}
+        WHERE m.words >= ? AND {relations.indexable_sql(crawl_id, "m")}
         ORDER BY m.url
     """
     # Pages with the same main text collapse to one representative (the first by URL).
     members: list[list[str]] = []
     rep_of_hash: dict[str, int] = {}
     signatures = []
-    for batch in store.iter_batches(con, sql, [opts.near_duplicate_min_words, excluded], size=1000):
+    for batch in store.iter_batches(con, sql, [opts.near_duplicate_min_words], size=1000):
         fresh: dict[str, list] = {}       # content_hash -> [text, urls], new in this batch
         for row in batch:
             rep = rep_of_hash.get(row["content_hash"])
@@ -224,7 +221,7 @@ def findings(con, crawl_id: int, opts: OnpageOptions, excluded: list[str],
     low, recall = _low_threshold(threshold, opts.near_duplicate_template)
     pairs = candidate_pairs(sigs, low, recall)
     pairs = pairs[estimated_similarity(sigs, pairs) >= low - EST_MARGIN]
-    verified = _verify_exactly(con, sql, opts, excluded, members, pairs, threshold)
+    verified = _verify_exactly(con, sql, opts, members, pairs, threshold)
     neighbours: dict[int, list[tuple[float, int]]] = {}
     for i, j, sim in verified:
         neighbours.setdefault(i, []).append((sim, j))
@@ -251,7 +248,7 @@ def findings(con, crawl_id: int, opts: OnpageOptions, excluded: list[str],
                 yield {"kind": "near_duplicate", "page_url": url, "target": other, "detail": detail}
 
 
-def _verify_exactly(con, sql, opts, excluded, members, pairs, threshold) -> list[tuple[int, int, float]]:
+def _verify_exactly(con, sql, opts, members, pairs, threshold) -> list[tuple[int, int, float]]:
     """Exact Jaccard of each candidate pair, reading back only the texts involved."""
     if len(pairs) == 0:
         return []
@@ -259,7 +256,7 @@ def _verify_exactly(con, sql, opts, excluded, members, pairs, threshold) -> list
     url_to_rep = {members[int(i)][0]: int(i) for i in involved}
     sets: dict[int, np.ndarray] = {}
     only = f"SELECT * FROM ({sql}) WHERE url IN (SELECT unnest(?::VARCHAR[]))"
-    params = [opts.near_duplicate_min_words, excluded, sorted(url_to_rep)]
+    params = [opts.near_duplicate_min_words, sorted(url_to_rep)]
     for batch in store.iter_batches(con, only, params, size=500):
         for row in batch:
             sets[url_to_rep[row["url"]]] = np.unique(shingles([row["text"]])[0])
@@ -273,7 +270,7 @@ def _verify_exactly(con, sql, opts, excluded, members, pairs, threshold) -> list
     if maybe:   # templated candidates: their word runs decide, read back for those pairs only
         texts: dict[int, str] = {}
         wanted = sorted({members[k][0] for i, j, _ in maybe for k in (i, j)})
-        for batch in store.iter_batches(con, only, params[:2] + [wanted], size=500):
+        for batch in store.iter_batches(con, only, params[:1] + [wanted], size=500):
             for row in batch:
                 texts[url_to_rep[row["url"]]] = row["text"]
         out += [(i, j, sim) for i, j, sim in maybe

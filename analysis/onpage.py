@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Iterator
 
-from crawler import store
+from crawler import relations, store
 from analysis import near_duplicates, pagetypes
 from analysis.near_duplicates import full_main_sql
 from analysis.findings import kinds_of, severity_for
@@ -162,7 +162,7 @@ def page_findings(page: dict, opts: OnpageOptions) -> list[dict]:
 
     `page` has url and the pages/responses columns status, title, title_count, meta_description,
     meta_robots, x_robots_tag, canonical, canonical_status, h1, main_words (words of
-    store.main_text_sql), all_main_words (every main block, repeats included), and for
+    relations.main_text_sql), all_main_words (every main block, repeats included), and for
     is_listing teaser_targets, teaser_words, inline_teasers, paginated; trap_view (is_trap_view: no thin
     article); own_variant when the page is linked only
     from its canonical page and that page's other variants (a ?replytocom= or sort-order URL:
@@ -221,7 +221,7 @@ def _page_facts_sql(crawl_id: int) -> str:
         FROM pages p
         LEFT JOIN responses r ON r.crawl_id = p.crawl_id AND r.url = p.url
         LEFT JOIN responses c ON c.crawl_id = p.crawl_id AND c.url = p.canonical
-        LEFT JOIN ({store.main_text_sql(crawl_id)}) m ON m.url = p.url
+        LEFT JOIN ({relations.main_text_sql(crawl_id)}) m ON m.url = p.url
         LEFT JOIN ({full_main_sql(crawl_id)}) f ON f.url = p.url
         LEFT JOIN teasers t ON t.url = p.url
         LEFT JOIN series s ON s.url = p.url
@@ -231,30 +231,29 @@ def _page_facts_sql(crawl_id: int) -> str:
     """
 
 
-def _indexable_where(alias: str = "p") -> str:
-    # pages holds only 2xx pages; a page without a responses row is taken as 200
-    return (f"coalesce(r.status, 200) = 200 AND {alias}.url NOT IN "
-            f"(SELECT unnest(?::VARCHAR[]))")
-
-
-def _page_pass(con, crawl_id: int, opts: OnpageOptions, excluded: list[str]) -> Iterator[dict]:
+def _page_pass(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
+    """Each page's own checks; its indexability goes to page_facts for the checks after it."""
     patterns = pagetypes.trap_patterns(con, crawl_id)
+    con.execute("DELETE FROM page_facts WHERE crawl_id = ?", [crawl_id])
+    writer = store.BatchWriter(con)
     for batch in store.iter_batches(con, _page_facts_sql(crawl_id)):
         for page in batch:
             page["trap_view"] = pagetypes.is_trap_view(page["url"], patterns)
-            if not_indexable_reason(page) is not None:
-                excluded.append(page["url"])
+            reason = not_indexable_reason(page)
+            writer.add("page_facts", {"crawl_id": crawl_id, "url": page["url"],
+                                      "indexable": reason is None, "not_indexable": reason})
             yield from page_findings(page, opts)
+    writer.flush()
 
 
-def _duplicate_titles(con, crawl_id: int, excluded: list[str]) -> Iterator[dict]:
+def _duplicate_titles(con, crawl_id: int) -> Iterator[dict]:
     sql = f"""
         WITH t AS (
             SELECT p.url, trim(regexp_replace(p.title, '{_SQL_WS_RUN}', ' ', 'g')) AS title
-            FROM pages p LEFT JOIN responses r ON r.crawl_id = p.crawl_id AND r.url = p.url
+            FROM pages p
             WHERE p.crawl_id = ? AND p.title IS NOT NULL
               AND regexp_replace(p.title, '{_SQL_BLANK}', '', 'g') <> ''
-              AND {_indexable_where()}
+              AND {relations.indexable_sql(crawl_id, "p")}
         ),
         groups AS (
             SELECT title, count(*) AS n, list(url ORDER BY url)[1:4] AS sample
@@ -263,7 +262,7 @@ def _duplicate_titles(con, crawl_id: int, excluded: list[str]) -> Iterator[dict]
         SELECT t.url, t.title, g.n, g.sample FROM t JOIN groups g USING (title)
         ORDER BY t.url
     """
-    for batch in store.iter_batches(con, sql, [crawl_id, excluded]):
+    for batch in store.iter_batches(con, sql, [crawl_id]):
         for row in batch:
             others = [u for u in row["sample"] if u != row["url"]][:3]
             more = row["n"] - 1 - len(others)
@@ -272,8 +271,8 @@ def _duplicate_titles(con, crawl_id: int, excluded: list[str]) -> Iterator[dict]
                    "detail": detail + (f" and {more} more" if more > 0 else "")}
 
 
-def _near_duplicates(con, crawl_id: int, opts: OnpageOptions, excluded: list[str]) -> Iterator[dict]:
-    return near_duplicates.findings(con, crawl_id, opts, excluded, _indexable_where("m"))
+def _near_duplicates(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
+    return near_duplicates.findings(con, crawl_id, opts)
 
 
 def _missing_alt(con, crawl_id: int) -> Iterator[dict]:
@@ -408,7 +407,7 @@ def _large_pages(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
                             OR url IN (SELECT url FROM pages WHERE crawl_id = ?)))
             -- over max_bytes the download is cancelled before anything is recorded; the
             -- crawler stops non-HTML files at their headers, so a cancelled page is HTML
-            OR (purpose = 'crawl' AND lower(coalesce(error, '')) LIKE 'too large%'
+            OR (purpose = 'crawl' AND outcome = 'too_large'
                 AND (content_type IS NULL OR lower(content_type) LIKE '%html%')))
         ORDER BY url
     """
@@ -455,10 +454,9 @@ def suggestions_for(options: Options) -> dict[str, str]:
 def findings(con, crawl_id: int, options: Options) -> Iterator[dict]:
     """Every on-page finding of the crawl (without severity and suggestion), streamed."""
     opts = options.onpage
-    excluded: list[str] = []   # filled by the page pass, read by the duplicate checks after it
-    yield from _page_pass(con, crawl_id, opts, excluded)
-    yield from _duplicate_titles(con, crawl_id, excluded)
-    yield from _near_duplicates(con, crawl_id, opts, excluded)
+    yield from _page_pass(con, crawl_id, opts)       # writes page_facts, read by the checks after it
+    yield from _duplicate_titles(con, crawl_id)
+    yield from _near_duplicates(con, crawl_id, opts)
     yield from _noindex_files(con, crawl_id)
     yield from _missing_alt(con, crawl_id)
     yield from _duplicate_urls(con, crawl_id)

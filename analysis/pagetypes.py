@@ -5,7 +5,7 @@ stores UTILITY_REASON)."""
 
 from __future__ import annotations
 
-from crawler import store
+from crawler import relations
 from crawler.urls import url_shape
 
 # The skipped_reason the topics analysis stores for a utility page (never drift).
@@ -60,7 +60,7 @@ def listing_facts_sql(crawl_id: int) -> str:
         SELECT p.url, m.words AS main_words, t.teaser_targets, t.teaser_words, t.inline_teasers,
                s.url IS NOT NULL AS paginated
         FROM pages p
-        LEFT JOIN ({store.main_text_sql(cid)}) m ON m.url = p.url
+        LEFT JOIN ({relations.main_text_sql(cid)}) m ON m.url = p.url
         LEFT JOIN teasers t ON t.url = p.url
         LEFT JOIN series s ON s.url = p.url
         WHERE p.crawl_id = {cid} AND (t.url IS NOT NULL OR s.url IS NOT NULL)"""

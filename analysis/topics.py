@@ -9,7 +9,7 @@ from dataclasses import fields
 import numpy as np
 import scipy.sparse as sp
 
-from crawler import store
+from crawler import relations, store
 from analysis import pagetypes
 from analysis.pagetypes import UTILITY_REASON
 from analysis.findings import kinds_of, severity_for
@@ -181,10 +181,7 @@ def _block_sql(crawl_id: int) -> str:
     holds), how many pages carry the same text, and the verdict on the page it links to."""
     cid = int(crawl_id)
     return f"""
-        WITH repeated AS (
-            SELECT text_hash FROM blocks WHERE crawl_id = {cid}
-            GROUP BY text_hash HAVING count(DISTINCT page_url) >= {store.BOILERPLATE_MIN_PAGES}
-        ),
+        WITH repeated AS ({relations.repeated_blocks_sql(cid)}),
         candidates AS (
             SELECT page_url, block_index, text, link_url, text_hash FROM blocks
             WHERE crawl_id = {cid} AND word_count >= 1
@@ -271,7 +268,7 @@ def main_blocks_sql(crawl_id: int) -> str:
     furniture (those are judged by _block_flags), with the first link it holds."""
     cid = int(crawl_id)
     return f"""
-        WITH repeated AS ({store.repeated_blocks_sql(cid)}),
+        WITH repeated AS ({relations.repeated_blocks_sql(cid)}),
         firsts AS (
             SELECT source_url AS page_url, block_index, arg_min(url, position) AS url FROM links
             WHERE crawl_id = {cid} AND element = 'a' AND url IS NOT NULL GROUP BY ALL
@@ -324,7 +321,7 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
         return []
     # the rest of each page, without the paragraph: what the paragraph should belong to
     wanted = sorted({b["page_url"] for b, _, _ in far})
-    texts = dict(con.execute(f"SELECT url, text FROM ({store.main_text_sql(crawl_id)}) "
+    texts = dict(con.execute(f"SELECT url, text FROM ({relations.main_text_sql(crawl_id)}) "
                              "WHERE url IN (SELECT unnest(?::VARCHAR[]))", [wanted]).fetchall())
     rest = model.vectorizer.transform([texts.get(b["page_url"], "").replace(b["text"], " ")
                                        for b, _, _ in far])
@@ -382,7 +379,7 @@ def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel,
     row_of = {url: i for i, url in enumerate(pages.urls)}
     severity = severity_for(options.severity, "topic_changed")
     out = []
-    for batch in store.iter_batches(con, store.main_text_sql(previous), size=BATCH):
+    for batch in store.iter_batches(con, relations.main_text_sql(previous), size=BATCH):
         batch = [b for b in batch
                  if b["url"] in row_of and b["content_hash"] != pages.hashes[row_of[b["url"]]]
                  and skip_reason(b["text"], b["words"], b["lang"], model.site_lang,

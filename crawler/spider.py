@@ -427,15 +427,15 @@ class AuditSpider(DiscoveryMixin, scrapy.Spider):
         request = failure.request
         outcome, error = describe_failure(failure)
         slot = getattr(self.crawler.engine, "_slot", None)
-        if getattr(slot, "closing", None) is not None and error == "too large":
+        if getattr(slot, "closing", None) is not None and outcome == "too_large":
             return  # cancelled because the crawl is stopping: still in flight, --resume asks again
         self.answered(request)
         size = None
-        if error == "too large":
+        if outcome == "too_large":
             announced = TOO_LARGE_SIZE.search(str(failure.value))
             size = int(announced.group(1)) if announced else None
             error = f"too large (over the {self.options.max_bytes:,}-byte limit)"
-        if outcome == "error":
+        if outcome in ("error", "too_large", "not_fetched"):
             self.counters["errors"] += 1
         row = self._row(request, outcome=outcome, error=error, bytes=size)
         yield FetchItem(row)

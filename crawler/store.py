@@ -20,9 +20,13 @@ import pyarrow as pa
 
 from crawler.errors import AuditError, StoreError
 
-SCHEMA_VERSION = "2"
-UPGRADABLE = {"1"}          # versions schema.sql upgrades in place (its ALTER TABLE ... IF NOT EXISTS)
-BOILERPLATE_MIN_PAGES = 3   # a block whose text repeats on this many pages is site furniture
+SCHEMA_VERSION = "3"
+UPGRADABLE = {"1", "2"}     # versions schema.sql upgrades in place (its ALTER TABLE ... IF NOT EXISTS)
+# Rows older versions wrote differently, rewritten once when such a database is opened.
+UPGRADE_ROWS = [   # before 3, cut and declined downloads were outcome 'error' with this text
+    "UPDATE responses SET outcome = 'too_large' WHERE outcome = 'error' AND starts_with(error, 'too large')",
+    "UPDATE responses SET outcome = 'not_fetched' WHERE outcome = 'error' AND starts_with(error, 'not fetched')",
+]
 
 DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 DISK_FULL_TEXT = ("no space left", "file too large", "disk quota", "not enough space")
@@ -104,6 +108,9 @@ def _apply_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                 raise StoreError(f"{path} is a DuckDB database of another program (tables {shown}): "
                                  "pass another --db path for Content Audit's own database")
         con.execute(ddl)
+        if version in UPGRADABLE:
+            for sql in UPGRADE_ROWS:
+                con.execute(sql)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
     except duckdb.Error as exc:
         if is_disk_full(exc) or "permission" in str(exc).lower():
@@ -280,53 +287,6 @@ def insert_rows(con, table: str, rows: list[dict]) -> None:
     writer = BatchWriter(con, batch_rows=len(rows) + 1)
     writer.extend(table, rows)
     writer.flush()
-
-
-# --- what analyses read -------------------------------------------------------------------
-
-def repeated_blocks_sql(crawl_id: int) -> str:
-    """SQL giving the text_hash of every block that repeats on BOILERPLATE_MIN_PAGES pages or
-    more. A page that names another crawled page as its canonical (a ?replytocom= or print
-    variant) is that page, so it does not make the page's own text look like furniture."""
-    cid = int(crawl_id)
-    return f"""
-            SELECT b.text_hash FROM blocks b
-            LEFT JOIN pages p ON p.crawl_id = {cid} AND p.url = b.page_url
-            LEFT JOIN pages c ON c.crawl_id = {cid} AND c.url = p.canonical
-            WHERE b.crawl_id = {cid}
-            GROUP BY b.text_hash
-            HAVING count(DISTINCT CASE WHEN c.url IS NOT NULL THEN c.url ELSE b.page_url END)
-                   >= {BOILERPLATE_MIN_PAGES}"""
-
-
-def main_text_sql(crawl_id: int, blocks: str = "TRUE") -> str:
-    """SQL giving (url, text, words, content_hash) for every parsed page of a crawl.
-
-    The main text is the page's blocks of role 'main', in page order, without blocks whose
-    text repeats on BOILERPLATE_MIN_PAGES pages or more (site furniture inside the content).
-    Pages with no main text get text '' and words 0. `blocks`, an SQL condition on the
-    blocks table, narrows the main blocks further (readability keeps its prose blocks).
-    """
-    cid = int(crawl_id)
-    return f"""
-        WITH repeated AS (
-            {repeated_blocks_sql(cid)}
-        ),
-        main AS (
-            SELECT page_url AS url,
-                   string_agg(text, '\n' ORDER BY block_index) AS text,
-                   sum(word_count) AS words
-            FROM blocks
-            WHERE crawl_id = {cid} AND role = 'main' AND ({blocks})
-              AND text_hash NOT IN (SELECT text_hash FROM repeated)
-            GROUP BY page_url
-        )
-        SELECT p.url, coalesce(m.text, '') AS text, coalesce(m.words, 0)::INTEGER AS words,
-               md5(coalesce(m.text, '')) AS content_hash, p.lang
-        FROM pages p LEFT JOIN main m ON m.url = p.url
-        WHERE p.crawl_id = {cid}
-        ORDER BY p.url
-    """
 
 
 def iter_batches(con, sql: str, params: list | None = None, size: int = 2000):

@@ -39,7 +39,8 @@ def crawl_summary_lines(con, crawl_id: int) -> list[str]:
     ).fetchone()
     lines.append(f"  links found: {links[0]} ({links[1]} distinct targets)")
     errors = con.execute(
-        "SELECT error, count(*) FROM responses WHERE crawl_id = ? AND outcome = 'error' "
+        "SELECT error, count(*) FROM responses WHERE crawl_id = ? "
+        "AND outcome IN ('error', 'too_large', 'not_fetched') "
         "GROUP BY error ORDER BY count(*) DESC, error",
         [crawl_id],
     ).fetchall()

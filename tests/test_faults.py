@@ -378,8 +378,8 @@ def test_responses_over_the_size_cap_are_too_large_with_or_without_a_length(tmp_
                      [raw.url("/"), server.url("site", "/big"), raw.url("/")])
         big_url = server.url("site", "/big")
     limit = "too large (over the 1,000,000-byte limit)"
-    assert rows[0] == (big_url, "error", limit, len(big.encode()))  # announced by Content-Length
-    assert rows[1][1:3] == ("error", limit)
+    assert rows[0] == (big_url, "too_large", limit, len(big.encode()))  # announced by Content-Length
+    assert rows[1][1:3] == ("too_large", limit)
 
 
 def test_unwritable_out_is_found_before_the_crawl(tmp_path, capsys):

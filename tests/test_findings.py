@@ -9,6 +9,8 @@ import pytest
 from analysis import findings, links, onpage, readability, topics
 from analysis.findings import Finding, at_or_above, fail_on, rank, rank_sql
 from crawler import store
+from crawler.config import Options
+from conftest import StoredCrawl
 from crawler.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,5 +109,27 @@ def test_a_schema_1_database_is_upgraded_in_place(tmp_path):
         assert store.write_flags(con, cid, "links", [Finding("broken_link", "http://s.test/", "error", "x",
                                                             anchor_text="a")], ["broken_link"])["broken_link"] == 1
         assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (store.SCHEMA_VERSION,)
+    finally:
+        con.close()
+
+
+def test_a_schema_2_database_keeps_its_cut_downloads_out_of_broken_links(tmp_path):
+    """Before schema 3 a download cut at max_bytes was outcome 'error' with the text 'too large':
+    opened by this version it becomes outcome too_large, so links to it are not reported broken."""
+    db = tmp_path / "old.duckdb"
+    con = store.open_store(db)
+    crawl = StoredCrawl(con, "s", ["http://s.test/"])
+    crawl.page("http://s.test/").link("http://s.test/", "/big").link("http://s.test/", "/gone")
+    crawl.response("http://s.test/big", None, "error", "too large (over the 1,000-byte limit)")
+    crawl.response("http://s.test/gone", 404)
+    cid = crawl.finish()
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.close()
+    con = store.open_store(db)      # last week's database, opened by this version
+    try:
+        assert con.execute("SELECT outcome FROM responses WHERE url = 'http://s.test/big'").fetchone() == ("too_large",)
+        counts = links.analyse(con, cid, Options())
+        assert counts["broken_link"] == 1
+        assert con.execute("SELECT target FROM flags WHERE kind = 'broken_link'").fetchall() == [("http://s.test/gone",)]
     finally:
         con.close()

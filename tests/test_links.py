@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from analysis import links
-from crawler import store
+import duckdb
+
+from analysis import link_rules, links
+from crawler import relations, store
 from crawler.config import ConfigError, LinksOptions, Options, load_config
 from crawler.urls import host_key, resolve
 from conftest import StoredCrawl
@@ -35,9 +37,9 @@ HOSTS = {host_key(C + "/"), host_key(B + "/")}
     ("cached", None, "DNS lookup failed", None, "DNS lookup failed"),
     ("error", None, "timeout", None, "timeout"),
     ("error", None, "connection refused", None, "connection refused"),
-    ("error", 200, "too large", None, None),
-    ("error", None, "too large", None, None),
-    ("error", None, "not fetched: declined", None, None),
+    ("too_large", 200, "too large", None, None),
+    ("too_large", None, "too large (over the 1,000-byte limit)", None, None),
+    ("not_fetched", None, "not fetched: declined", None, None),
     ("fetched", 200, "binary content served as HTML", None, None),
     ("fetched", 301, "redirect without a valid Location", None, "301 Moved Permanently without a valid Location"),
     ("fetched", 301, None, C + "/b", None),
@@ -47,8 +49,14 @@ HOSTS = {host_key(C + "/"), host_key(B + "/")}
     ("trap", None, "http://clinic.test/cal/{n}", None, None),
     (None, None, None, None, None),
 ])
-def test_failure(outcome, status, error, redirect_to, expected):
-    assert links.failure(outcome, status, error, redirect_to) == expected
+def test_broken_and_its_text(outcome, status, error, redirect_to, expected):
+    """relations.broken_sql (the one rule of "broken") and the text an editor reads of it."""
+    broken = duckdb.connect().execute(
+        f"SELECT {relations.broken_sql('t')} FROM (SELECT ?::VARCHAR AS outcome, ?::INTEGER AS status, "
+        "?::VARCHAR AS error, ?::VARCHAR AS redirect_to) t", [outcome, status, error, redirect_to]).fetchone()[0]
+    assert bool(broken) == (expected is not None)
+    if broken:
+        assert link_rules.failure_text(status, error) == expected
 
 
 @pytest.mark.parametrize("status, error, internal, expected", [
@@ -71,7 +79,7 @@ def test_failure(outcome, status, error, redirect_to, expected):
     (429, None, True, "rate_limited"),
 ])
 def test_broken_rule(status, error, internal, expected):
-    assert links.broken_rule(status, error, internal) == expected
+    assert link_rules.broken_rule(status, error, internal) == expected
 
 
 @pytest.mark.parametrize("scheme, expected", [
@@ -80,7 +88,7 @@ def test_broken_rule(status, error, internal, expected):
     ("spotify", None), ("zoommtg", None), ("itms", None), ("ssh", None), ("", None), (None, None),
 ])
 def test_scheme_typo(scheme, expected):
-    assert links.scheme_typo(scheme) == expected
+    assert link_rules.scheme_typo(scheme) == expected
 
 
 @pytest.mark.parametrize("fragment, anchors, expected", [
@@ -100,7 +108,7 @@ def test_scheme_typo(scheme, expected):
     ("%zz", [], False),
 ])
 def test_anchor_defined(fragment, anchors, expected):
-    assert links.anchor_defined(fragment, anchors) is expected
+    assert link_rules.anchor_defined(fragment, anchors) is expected
 
 
 @pytest.mark.parametrize("row, expected", [
@@ -116,27 +124,27 @@ def test_anchor_defined(fragment, anchors, expected):
     ({"element": "a", "text": "x" * 150, "n": 1}, 'link text "' + "x" * 99 + '…"'),
 ])
 def test_describe(row, expected):
-    assert links.describe(row) == expected
+    assert link_rules.describe(row) == expected
 
 
 def test_rule_severities_follow_the_config():
     opts = Options()
-    assert links.severity("internal_4xx", opts) == "error"
-    assert links.severity("external_unreachable", opts) == "warning"
-    assert links.severity("external_auth", opts) == "warning"
+    assert link_rules.severity("internal_4xx", opts) == "error"
+    assert link_rules.severity("external_unreachable", opts) == "warning"
+    assert link_rules.severity("external_auth", opts) == "warning"
     opts = replace(opts, severity={"broken_link": "notice"})
-    assert links.severity("internal_4xx", opts) == "notice"
-    assert links.severity("external_auth", opts) == "warning"       # its own option wins
+    assert link_rules.severity("internal_4xx", opts) == "notice"
+    assert link_rules.severity("external_auth", opts) == "warning"       # its own option wins
     opts = replace(opts, links=LinksOptions(severity={"internal_5xx": "warning"}, external_auth_severity="error"))
-    assert links.severity("internal_5xx", opts) == "warning"
-    assert links.severity("internal_4xx", opts) == "notice"
-    assert links.severity("external_auth", opts) == "error"
+    assert link_rules.severity("internal_5xx", opts) == "warning"
+    assert link_rules.severity("internal_4xx", opts) == "notice"
+    assert link_rules.severity("external_auth", opts) == "error"
 
 
 def test_rules_config_and_docs_agree():
-    assert {kind for kind, _ in links.RULES.values()} == set(links.KINDS)
+    assert {kind for kind, _ in link_rules.RULES.values()} == set(links.KINDS)
     docs = (Path(__file__).parent.parent / "docs" / "links.md").read_text(encoding="utf-8")
-    for rule, (kind, default) in links.RULES.items():
+    for rule, (kind, default) in link_rules.RULES.items():
         row = re.search(rf"^\| `{rule}` \| `{kind}` \| (\w+) \|", docs, re.MULTILINE)
         assert row, f"docs/links.md has no severity table row for {rule}"
         if rule != "external_auth":
@@ -357,7 +365,7 @@ def test_not_findings(crawl):
     crawl.page(C + "/fine")
     crawl.response(X + "/fine", 204)
     crawl.response(C + "/calendar/2031/01", None, "trap", error=C + "/calendar/{n}/{n}")
-    crawl.response(C + "/huge.pdf", 200, "error", "too large")
+    crawl.response(C + "/huge.pdf", 200, "too_large", "too large")
     assert crawl.analyse() == dict.fromkeys(links.KINDS, 0)
     assert crawl.flags() == []
 

@@ -305,7 +305,7 @@ def build_site(con):
         c.response(endpoint, content_type=ctype, bytes=900, x_robots_tag="noindex")
         c.link(f"{H}/ok1", endpoint, element="link", href=endpoint)
     c.response(f"{H}/missing", status=404)
-    c.response(f"{H}/enormous", outcome="error", status=None, content_type=None, bytes=None, error="too large")
+    c.response(f"{H}/enormous", outcome="too_large", status=None, content_type=None, bytes=None, error="too large")
     c.response(f"{H}/timeout", outcome="error", status=None, content_type=None, bytes=None, error="timeout")
     c.response(f"{H}/video.mp4", content_type="video/mp4", bytes=80_000_000)   # stopped at headers
     return c.save()

