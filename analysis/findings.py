@@ -130,3 +130,11 @@ def check_severity_table(table: Mapping[str, str], where: str = "[severity]", na
             raise ConfigError(f"{where} unknown {noun} {key!r}{hint}; {doc} lists them")
         if sev not in SEVERITIES:
             raise ConfigError(f"{where} {key} = {sev!r}: use one of {', '.join(SEVERITIES)}")
+
+
+TARGET_CHARS = 200          # titles and descriptions quoted in target are cut here
+
+
+def quote(text: str, limit: int = TARGET_CHARS) -> str:
+    """Page text quoted in a finding's target or detail, cut to limit characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -5,6 +5,8 @@ stores UTILITY_REASON)."""
 
 from __future__ import annotations
 
+import re
+
 from crawler import relations
 from crawler.urls import url_shape
 
@@ -12,6 +14,28 @@ from crawler.urls import url_shape
 UTILITY_REASON = "utility page (generic text such as privacy, contact, careers, login): not judged"
 
 LISTING_MIN_ENTRIES = 2     # teasers to distinct pages that make a page a listing
+
+
+_ROBOTS_VALUED = {"max-snippet", "max-image-preview", "max-video-preview", "unavailable_after"}
+_SEARCH_BOTS = {"googlebot", "bingbot"}   # user-agent-scoped directives that count
+
+
+def says_noindex(value: str | None) -> bool:
+    """Does a meta robots content or an X-Robots-Tag header value forbid indexing?
+
+    'noindex' or 'none', for all robots or scoped to googlebot/bingbot ("googlebot: noindex").
+    """
+    if not value:
+        return False
+    applies = True
+    for token in value.lower().split(","):
+        name, sep, rest = token.partition(":")
+        if sep and name.strip() not in _ROBOTS_VALUED:
+            applies = name.strip() in _SEARCH_BOTS      # a user-agent prefix opens a new scope
+            token = rest
+        if applies and any(word in ("noindex", "none") for word in re.split(r"[\s;]+", token)):
+            return True
+    return False
 
 
 def is_listing(page: dict) -> bool:
