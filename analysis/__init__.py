@@ -5,21 +5,29 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from crawler import store
+from crawler import relations, store
 
 if TYPE_CHECKING:   # crawler.config imports analysis.options: no import cycle at run time
     from crawler.config import Options
 
 # Order matters only for the printed summary.
 ANALYSES = ["links", "readability", "topics", "onpage"]
+# DuckDB's share while analysing: sorts and joins over the crawl's texts spill to disk past it,
+# so the analyses' memory does not grow with the site.
+ANALYSIS_MEMORY_LIMIT = "512MB"
 
 
 def run_all(con, crawl_id: int, options: Options) -> dict[str, int]:
     """Run every analysis on the crawl; returns {kind: number of findings}."""
     counts: dict[str, int] = {}
-    for name in ANALYSES:
-        module = importlib.import_module(f"analysis.{name}")
-        counts.update(module.analyse(con, crawl_id, options))
+    con.execute(f"SET memory_limit = '{ANALYSIS_MEMORY_LIMIT}'")
+    try:
+        relations.ensure_main_texts(con, crawl_id)
+        for name in ANALYSES:
+            module = importlib.import_module(f"analysis.{name}")
+            counts.update(module.analyse(con, crawl_id, options))
+    finally:
+        con.execute("RESET memory_limit")
     store.finalize_flags(con, crawl_id)
     con.execute("UPDATE crawls SET analysed_at = ? WHERE crawl_id = ?", [store.utcnow(), crawl_id])
     return counts

@@ -175,26 +175,13 @@ def near_duplicate_pairs(texts: dict[str, str], threshold: float,
 
 # --- reading the crawl ---------------------------------------------------------------------
 
-def full_main_sql(crawl_id: int) -> str:
-    """Every 'main' block of each page in order, repeated ones included: what a search engine
-    compares. (main_text_sql drops blocks seen on 3+ pages, which would hide a page copied
-    under three URLs or a family of templated pages.)"""
-    return f"""
-        SELECT page_url AS url, string_agg(text, '\n' ORDER BY block_index) AS text,
-               sum(word_count)::INTEGER AS words,
-               md5(string_agg(text, '\n' ORDER BY block_index)) AS content_hash
-        FROM blocks WHERE crawl_id = {int(crawl_id)} AND role = 'main'
-        GROUP BY page_url
-    """
-
-
 def findings(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
     """near_duplicate rows (kind, page_url, target, detail) of the crawl's indexable pages
     (relations.indexable_sql: the on-page page pass has written them)."""
     threshold = opts.near_duplicate_similarity
     sql = f"""
         SELECT m.url, m.text, m.content_hash
-        FROM ({full_main_sql(crawl_id)}) m
+        FROM ({relations.main_text_sql(crawl_id, "full")}) m
         WHERE m.words >= ? AND {relations.indexable_sql(crawl_id, "m")}
         ORDER BY m.url
     """

@@ -8,7 +8,6 @@ from typing import Iterable, Iterator
 
 from crawler import relations, store
 from analysis import crawl_checks, near_duplicates, pagetypes
-from analysis.near_duplicates import full_main_sql
 from analysis.pagetypes import says_noindex
 from analysis.findings import kinds_of, quote, severity_for
 from crawler.config import Options, OnpageOptions
@@ -190,14 +189,13 @@ def _page_facts_sql(crawl_id: int) -> str:
         )
         SELECT p.url, r.status, p.title, p.title_count, p.meta_description, p.meta_robots,
                r.x_robots_tag, p.canonical, c.status AS canonical_status, p.h1,
-               m.words AS main_words, f.words AS all_main_words,
+               m.words AS main_words, CASE WHEN m.full_text IS NOT NULL THEN m.full_words END AS all_main_words,
                t.teaser_targets, t.teaser_words, t.inline_teasers, s.url IS NOT NULL AS paginated,
                coalesce(i.own, false) AND c.status BETWEEN 200 AND 299 AS own_variant
         FROM pages p
         LEFT JOIN responses r ON r.crawl_id = p.crawl_id AND r.url = p.url
         LEFT JOIN responses c ON c.crawl_id = p.crawl_id AND c.url = p.canonical
-        LEFT JOIN ({relations.main_text_sql(crawl_id)}) m ON m.url = p.url
-        LEFT JOIN ({full_main_sql(crawl_id)}) f ON f.url = p.url
+        LEFT JOIN main_texts m ON m.crawl_id = p.crawl_id AND m.url = p.url
         LEFT JOIN teasers t ON t.url = p.url
         LEFT JOIN series s ON s.url = p.url
         LEFT JOIN inlinks i ON i.url = p.url
@@ -294,5 +292,6 @@ def _with_advice(rows: Iterable[dict], options: Options) -> Iterator[dict]:
 
 def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     """Write the crawl's on-page findings to flags; returns the count of each kind."""
+    relations.ensure_main_texts(con, crawl_id)
     return store.write_flags(con, crawl_id, "onpage", _with_advice(findings(con, crawl_id, options), options),
                              KINDS)

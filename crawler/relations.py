@@ -1,7 +1,8 @@
 """The named relations every analysis reads, as SQL over one crawl's tables: the repeated
-blocks (site furniture), each page's main text, the indexable pages, and the link targets (one row per URL, its
-redirects walked, whether it answered and whether it is broken). One home for each, so a
-rule such as "what counts as broken" is written once."""
+blocks (site furniture), each page's main text (stored in main_texts, built in slices), the
+indexable pages, and the link targets (one row per URL, its redirects walked, whether it
+answered and whether it is broken). One home for each, so a rule such as "what counts as
+broken" is written once."""
 
 from __future__ import annotations
 
@@ -41,34 +42,80 @@ def repeated_blocks_sql(crawl_id: int) -> str:
                    >= {BOILERPLATE_MIN_PAGES}"""
 
 
-def main_text_sql(crawl_id: int, blocks: str = "TRUE") -> str:
-    """SQL giving (url, text, words, content_hash) for every parsed page of a crawl.
+# What readability grades: the prose of the main text, its paragraphs, list items and table
+# cells. Not the headings (the h1 is the title), captions, legends or <summary> labels, which
+# are read as labels; bylines, dates, share bars and comments are not main text at all
+# (crawler/maincontent.py). A block's own element is the last step of its path
+# ("...>div.entry-content>h2.wp-heading").
+NOT_PROSE_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "hgroup", "figcaption", "caption", "legend",
+                  "summary")
+PROSE_BLOCKS = (r"regexp_extract(coalesce(path, ''), '(?:^|>)([a-z0-9]+)[^>]*$', 1) NOT IN ("
+                + ", ".join(f"'{t}'" for t in NOT_PROSE_TAGS) + ")")
+SLICE_PAGES = 2000          # pages whose main texts are built in one statement (bounds its memory)
+_TEXTS = {   # main_text_sql's variants -> (text, words, content_hash) columns of main_texts
+    "main": ("text", "words", "content_hash"),
+    "prose": ("prose", "prose_words", "prose_hash"),
+    "full": ("full_text", "full_words", "full_hash"),
+}
 
-    The main text is the page's blocks of role 'main', in page order, without blocks whose
-    text repeats on BOILERPLATE_MIN_PAGES pages or more (site furniture inside the content).
-    Pages with no main text get text '' and words 0. `blocks`, an SQL condition on the
-    blocks table, narrows the main blocks further (readability keeps its prose blocks).
-    """
-    cid = int(crawl_id)
+
+def main_text_sql(crawl_id: int, variant: str = "main") -> str:
+    """SQL giving (url, text, words, content_hash, lang) for every parsed page of a crawl, from
+    main_texts (ensure_main_texts builds it first).
+
+    'main': the page's blocks of role 'main', in page order, without blocks whose text repeats
+    on BOILERPLATE_MIN_PAGES pages or more (site furniture inside the content); a page with no
+    main text gets text '' and words 0. 'prose': of those, the paragraphs and list items
+    (PROSE_BLOCKS), what readability grades. 'full': every main block, repeats included, for
+    the pages that have one (what a search engine compares for duplicates)."""
+    text, words, content_hash = _TEXTS[variant]
+    having = f" AND {text} IS NOT NULL" if variant == "full" else ""
     return f"""
-        WITH repeated AS (
-            {repeated_blocks_sql(cid)}
-        ),
-        main AS (
-            SELECT page_url AS url,
-                   string_agg(text, '\n' ORDER BY block_index) AS text,
-                   sum(word_count) AS words
-            FROM blocks
-            WHERE crawl_id = {cid} AND role = 'main' AND ({blocks})
-              AND text_hash NOT IN (SELECT text_hash FROM repeated)
-            GROUP BY page_url
-        )
-        SELECT p.url, coalesce(m.text, '') AS text, coalesce(m.words, 0)::INTEGER AS words,
-               md5(coalesce(m.text, '')) AS content_hash, p.lang
-        FROM pages p LEFT JOIN main m ON m.url = p.url
-        WHERE p.crawl_id = {cid}
-        ORDER BY p.url
-    """
+        SELECT url, {text} AS text, {words} AS words, {content_hash} AS content_hash, lang
+        FROM main_texts WHERE crawl_id = {int(crawl_id)}{having}
+        ORDER BY url"""
+
+
+def ensure_main_texts(con, crawl_id: int) -> None:
+    """Build the crawl's main_texts rows unless they are there: one INSERT per SLICE_PAGES
+    pages, so no statement holds more than a slice's texts (string_agg over every page of a
+    large crawl at once held gigabytes). The repeated-blocks set is read once."""
+    cid = int(crawl_id)
+    if con.execute("SELECT count(*) FROM (SELECT 1 FROM main_texts WHERE crawl_id = ? LIMIT 1)",
+                   [cid]).fetchone()[0]:
+        return
+    repeated = [h for (h,) in con.execute(repeated_blocks_sql(cid)).fetchall()]
+    bounds = [u for (u,) in con.execute(
+        "SELECT url FROM (SELECT url, row_number() OVER (ORDER BY url) AS n FROM pages "
+        "WHERE crawl_id = ?) WHERE n % ? = 1 ORDER BY url", [cid, SLICE_PAGES]).fetchall()]
+    for lo, hi in zip(bounds, bounds[1:] + [None]):
+        upto, params = ("", [lo]) if hi is None else (" AND page_url < ?", [lo, hi])
+        con.execute(f"""
+            INSERT INTO main_texts
+            WITH b AS (
+                SELECT page_url, block_index, text, word_count,
+                       text_hash IN (SELECT unnest(?::BIGINT[])) AS repeated,
+                       {PROSE_BLOCKS} AS prose
+                FROM blocks
+                WHERE crawl_id = {cid} AND role = 'main' AND page_url >= ?{upto}
+            ),
+            g AS (
+                SELECT page_url,
+                       string_agg(text, '\n' ORDER BY block_index) FILTER (WHERE NOT repeated) AS text,
+                       sum(word_count) FILTER (WHERE NOT repeated) AS words,
+                       string_agg(text, '\n' ORDER BY block_index) FILTER (WHERE NOT repeated AND prose) AS prose,
+                       sum(word_count) FILTER (WHERE NOT repeated AND prose) AS prose_words,
+                       string_agg(text, '\n' ORDER BY block_index) AS full_text,
+                       sum(word_count) AS full_words
+                FROM b GROUP BY page_url
+            )
+            SELECT {cid}, p.url, p.lang,
+                   coalesce(g.text, ''), coalesce(g.words, 0), md5(coalesce(g.text, '')),
+                   coalesce(g.prose, ''), coalesce(g.prose_words, 0), md5(coalesce(g.prose, '')),
+                   g.full_text, coalesce(g.full_words, 0), md5(g.full_text)
+            FROM pages p LEFT JOIN g ON g.page_url = p.url
+            WHERE p.crawl_id = {cid} AND p.url >= ?{upto.replace('page_url', 'p.url')}
+        """, [repeated] + params + params)
 
 
 def indexable_sql(crawl_id: int, alias: str) -> str:

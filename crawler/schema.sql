@@ -183,6 +183,24 @@ CREATE TABLE IF NOT EXISTS topic_labels (
     is_core  BOOLEAN
 );
 
+-- main_texts: each parsed page's own text, as every analysis reads it (crawler/relations.py
+-- builds it from blocks, a slice of pages at a time, before the first analysis of the crawl
+-- reads it; store.finish_crawl drops a crawl's rows, so a resumed crawl's are rebuilt).
+CREATE TABLE IF NOT EXISTS main_texts (
+    crawl_id     INTEGER NOT NULL,
+    url          VARCHAR NOT NULL,
+    lang         VARCHAR,                -- pages.lang
+    text         VARCHAR NOT NULL,       -- main blocks in order, minus blocks repeated on 3+ pages
+    words        INTEGER NOT NULL,
+    content_hash VARCHAR NOT NULL,       -- md5(text)
+    prose        VARCHAR NOT NULL,       -- the paragraphs and list items of text: what readability grades
+    prose_words  INTEGER NOT NULL,
+    prose_hash   VARCHAR NOT NULL,       -- md5(prose)
+    full_text    VARCHAR,                -- every main block, repeats included; NULL: the page has none
+    full_words   INTEGER NOT NULL,
+    full_hash    VARCHAR                 -- md5(full_text)
+);
+
 -- page_facts: the on-page analysis' verdict on each parsed page (analysis/onpage.py), read by
 -- every check that concerns indexed pages only (relations.indexable_sql).
 CREATE TABLE IF NOT EXISTS page_facts (
@@ -195,7 +213,7 @@ CREATE TABLE IF NOT EXISTS page_facts (
 -- Upgrades of a database made by an earlier schema version: columns added since, in order.
 -- (CREATE TABLE IF NOT EXISTS leaves an existing table as it was.)
 -- 2: flags.anchor_text and flags.block_text; crawls.pid, hostname and heartbeat_at.
--- 3: page_facts (a new table); responses.outcome too_large and not_fetched (store.UPGRADE_ROWS).
+-- 3: page_facts and main_texts (new tables); responses.outcome too_large and not_fetched (store.UPGRADE_ROWS).
 ALTER TABLE flags ADD COLUMN IF NOT EXISTS anchor_text VARCHAR;
 ALTER TABLE flags ADD COLUMN IF NOT EXISTS block_text VARCHAR;
 ALTER TABLE crawls ADD COLUMN IF NOT EXISTS pid INTEGER;

@@ -145,6 +145,7 @@ def finish_crawl(con, crawl_id: int, status: str, stats: dict[str, Any]) -> None
         "WHERE crawl_id = ?",
         [utcnow(), status, pages, json.dumps(stats, default=str), crawl_id],
     )
+    con.execute("DELETE FROM main_texts WHERE crawl_id = ?", [crawl_id])   # rebuilt from the rows
 
 
 def crawl_info(con, crawl_id: int) -> dict[str, Any]:
@@ -304,7 +305,8 @@ def iter_batches(con, sql: str, params: list | None = None, size: int = 2000):
 
 # --- findings -------------------------------------------------------------------------------
 
-CRAWL_TABLES = frozenset({"crawls", "responses", "pages", "blocks", "links", "sitemap_urls"})
+# The crawl's rows, and main_texts (derived from them, not an analysis result).
+CRAWL_TABLES = frozenset({"crawls", "responses", "pages", "blocks", "links", "sitemap_urls", "main_texts"})
 
 
 @contextmanager
