@@ -31,6 +31,31 @@ MAX_URL_CHARS = 8192                             # longer URLs are refused by co
 TOO_LARGE_SIZE = re.compile(r"(?:receive|received) (\d+) bytes")
 
 
+class AuditRequest(Request):
+    """A Request whose callbacks are named for the disk queue without Scrapy's search: its
+    Request.to_dict runs inspect.getmembers over the whole spider for each callback of every
+    request pushed to JOBDIR (1.5% of the crawl's CPU). The dict is the same either way."""
+    __slots__ = ()
+
+    def to_dict(self, *, spider=None) -> dict:
+        callback, errback = self.callback, self.errback
+        self.callback, self.errback = _method_name(callback, spider), _method_name(errback, spider)
+        try:
+            return super().to_dict(spider=spider)
+        finally:
+            self.callback, self.errback = callback, errback
+
+
+def _method_name(func, spider):
+    """The spider method's name when func is that method of this spider, else func unchanged
+    (Scrapy then looks it up, or says it is not a method of the spider)."""
+    name = getattr(func, "__name__", None)
+    if spider is not None and name and getattr(func, "__self__", None) is spider \
+            and getattr(spider, name, None) == func:
+        return name
+    return func
+
+
 @dataclass
 class CrawlContext:
     """What the spider needs to know about the crawl, and where its rows go."""
@@ -130,7 +155,7 @@ class AuditSpider(DiscoveryMixin, scrapy.Spider):
 
     def page_request(self, url: str, depth: int | None, found_by: str, shape: str = "",
                      run: int = 1, priority: int | None = None, hops: int = 0) -> Request:
-        return Request(
+        return AuditRequest(
             url, callback=self.parse_page, errback=self.on_error,
             priority=-(depth or 0) if priority is None else priority,
             meta={"url": url, "purpose": "crawl", "depth": depth, "found_by": found_by,
@@ -140,7 +165,7 @@ class AuditSpider(DiscoveryMixin, scrapy.Spider):
 
     def check_request(self, url: str, depth: int | None, found_by: str, method: str = "HEAD",
                       dont_filter: bool = False, hops: int = 0) -> Request:
-        return Request(
+        return AuditRequest(
             url, method=method, callback=self.parse_check, errback=self.on_error,
             dont_filter=dont_filter, priority=-(depth or 0) - 1,
             meta={"url": url, "purpose": "check", "depth": depth, "found_by": found_by,
