@@ -19,6 +19,8 @@ from crawler import text
     ("—  …  !!", 0),                                      # punctuation alone is no word
     ("Thérapie für Ängste", 3),                           # any script's letters
     ("2025 was year 3", 4),                               # numbers are words of page text
+    ("-- re-'check' --x 'a- __ a_b", 5),                  # ASCII: runs of \w, ' and - holding a \w
+    ("snake_case\tand\nmore words", 4),
 ])
 def test_count_words(sample, words):
     assert text.count_words(sample) == words
