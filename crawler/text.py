@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Iterable
 
 # --- words, named for what counts them ------------------------------------------------------------
@@ -100,6 +101,7 @@ _READ_MORE_LABEL = re.compile(
 _READ_MORE_TEXT = re.compile(rf"\b(?:{READ_MORE_PHRASES}|click\s+here)\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=8192)   # link labels repeat on every page (menus, "Read more")
 def is_read_more(label: str) -> bool:
     """Whether a link's whole text is a read-more label ("Read more", "Continue reading X",
     "[more]", "»"): what makes a container a teaser, and a sentence after "…" no sentence."""
