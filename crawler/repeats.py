@@ -22,17 +22,19 @@ _shape = lru_cache(maxsize=50_000)(url_shape)
 def text_sketch(texts: list[str]) -> list[int]:
     """Bottom-k sketch of the page's distinct words, numbers left out (a month's number changes,
     an empty calendar's text does not)."""
-    text = "\n".join(texts)   # the newline between blocks is no letter: no word spans two
-    if text.isascii():
-        words = set(text.encode().translate(_ASCII_LETTERS).split())
-    else:
-        words = set()
-        for token in set(text.lower().split()):   # whitespace is never part of a word
-            if token.isalpha():
-                words.add(token)
-            else:
-                words.update(_LETTERS.findall(token))
-        words = map(str.encode, words)
+    # Whitespace is never part of a word, so the page's distinct whitespace-separated tokens
+    # give its words: the ASCII ones all at once through a bytes table, the others one by one.
+    tokens = set(" ".join(texts).split())
+    odd = [t for t in tokens if not t.isascii()]
+    if odd:
+        tokens.difference_update(odd)
+    words = set(" ".join(tokens).encode().translate(_ASCII_LETTERS).split())
+    for token in odd:
+        token = token.lower()
+        if token.isalpha():
+            words.add(token.encode())
+        else:
+            words.update(w.encode() for w in _LETTERS.findall(token))
     return sorted(map(zlib.crc32, words))[:SKETCH_WORDS]   # crc32: stable across workers
 
 

@@ -66,7 +66,11 @@ def clean(text: str) -> str:
     """Page text as a reader sees it: invisible characters (soft hyphens, zero-width spaces)
     dropped, Unicode NFC (so "é" is one character however the page wrote it), collapsed."""
     if not text.isascii():
-        text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
+        # str.translate walks the text in Python-level steps: only when there is one to drop.
+        if ("\u00ad" in text or "\u200b" in text or "\u200c" in text or "\u200d" in text
+                or "\u2060" in text or "\ufeff" in text):
+            text = text.translate(_INVISIBLE)
+        text = unicodedata.normalize("NFC", text)
     return " ".join(text.split())
 
 

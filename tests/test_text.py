@@ -52,6 +52,7 @@ def test_graded_words(sample, graded):
     ("thera\u00adpy", "therapy"),                          # soft hyphen
     ("zero\u200bwidth", "zerowidth"),                      # zero-width space
     ("\ufeffBOM first", "BOM first"),
+    ("join\u200c\u200dand\u2060glue", "joinandglue"),             # zero-width (non-)joiner, word joiner
     ("cafe\u0301", "café"),                                # decomposed é becomes one character
     ("no\u00a0break\u2003space", "no break space"),        # Unicode spaces collapse
 ])
