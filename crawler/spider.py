@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -29,6 +30,12 @@ SITEMAP_PRIORITY = -1_000_000                    # after every linked page: link
 MAX_REDIRECTS = 20                               # hops followed per chain, as browsers do
 MAX_URL_CHARS = 8192                             # longer URLs are refused by common servers
 TOO_LARGE_SIZE = re.compile(r"(?:receive|received) (\d+) bytes")
+# A crawl allocates millions of short-lived objects (rows, requests, parse trees): with Python's
+# default (700 allocations) the cyclic collector ran ~1,800 times on 5,000 pages, its full
+# passes rescanning every imported module's objects, 5% of the crawl's CPU. While the spider
+# runs, the objects alive at its start are frozen out of those passes and young collections
+# wait for GC_YOUNG_THRESHOLD allocations.
+GC_THRESHOLDS = (10_000, 10, 10)
 
 
 class AuditRequest(Request):
@@ -107,8 +114,15 @@ class AuditSpider(DiscoveryMixin, scrapy.Spider):
     def on_opened(self, spider=None):
         self.crawl_state.opened()
         self.ctx.writer.after_flush = self.crawl_state.rows_on_disk
+        self._gc_thresholds = gc.get_threshold()
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
 
     def on_closed(self, spider=None, reason=None):
+        if getattr(self, "_gc_thresholds", None):
+            gc.set_threshold(*self._gc_thresholds)
+            gc.unfreeze()
         self.crawl_state.closed(clean=reason == "finished")
 
     def stop(self, reason: str) -> None:
