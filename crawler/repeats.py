@@ -22,13 +22,15 @@ _shape = lru_cache(maxsize=50_000)(url_shape)
 def text_sketch(texts: list[str]) -> list[int]:
     """Bottom-k sketch of the page's distinct words, numbers left out (a month's number changes,
     an empty calendar's text does not)."""
-    # Whitespace is never part of a word, so the page's distinct whitespace-separated tokens
-    # give its words: the ASCII ones all at once through a bytes table, the others one by one.
-    tokens = set(" ".join(texts).split())
+    # No word spans two blocks, and whitespace is never part of a word: the ASCII blocks' words
+    # come all at once through a bytes table; the other blocks' tokens are split, and the
+    # non-ASCII ones read one by one.
+    words = set(" ".join(t for t in texts if t.isascii()).encode().translate(_ASCII_LETTERS).split())
+    tokens = set(" ".join(t for t in texts if not t.isascii()).split())
     odd = [t for t in tokens if not t.isascii()]
     if odd:
         tokens.difference_update(odd)
-    words = set(" ".join(tokens).encode().translate(_ASCII_LETTERS).split())
+    words.update(" ".join(tokens).encode().translate(_ASCII_LETTERS).split())
     for token in odd:
         token = token.lower()
         if token.isalpha():
