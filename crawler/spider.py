@@ -34,7 +34,7 @@ TOO_LARGE_SIZE = re.compile(r"(?:receive|received) (\d+) bytes")
 # default (700 allocations) the cyclic collector ran ~1,800 times on 5,000 pages, its full
 # passes rescanning every imported module's objects, 5% of the crawl's CPU. While the spider
 # runs, the objects alive at its start are frozen out of those passes and young collections
-# wait for GC_YOUNG_THRESHOLD allocations.
+# wait for 10,000 allocations (Python's thresholds are restored when it closes).
 GC_THRESHOLDS = (10_000, 10, 10)
 
 
