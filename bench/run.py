@@ -626,7 +626,14 @@ def profile_tables(stacks: dict[tuple[str, ...], int], top: int = 25) -> str:
 
 
 PROJECT_AREAS = (  # the innermost project frame on a stack names its area ...
-    ("(crawler/extract.py", "crawler/extract.py: parse a page, extract blocks and links"),
+    ("(crawler/markup.py", "crawler/markup.py: parse (Lexbor, then lxml), visible text"),
+    ("(crawler/blocks.py", "crawler/blocks.py: cut the text into blocks"),
+    ("(crawler/maincontent.py", "crawler/maincontent.py: landmarks, content root, roles"),
+    ("(crawler/teasers.py", "crawler/teasers.py: find teasers"),
+    ("(crawler/text.py", "crawler/text.py: count words, clean, hash"),
+    ("(crawler/extract.py", "crawler/extract.py: head, links, orchestration"),
+    ("(crawler/repeats.py", "crawler/repeats.py: page repetition sketch"),
+    ("(crawler/responses.py", "crawler/responses.py: response rows, decoding"),
     ("(crawler/urls.py", "crawler/urls.py: normalise and resolve URLs"),
     ("(crawler/store.py", "crawler/store.py: Arrow batches into DuckDB"),
     ("(crawler/pipelines.py", "crawler/pipelines.py: items to rows"),

@@ -93,16 +93,19 @@ def split(root, marks: dict, teasers: dict, link_of: dict) -> tuple[list[RawBloc
             url = teasers.get(el) if teasers else None
             if url is not None and teaser_url is None and not any(marks[r][0] == "nav" for r in regions):
                 # A teaser inside a nav stays nav: a "More" link in a menu is navigation.
-                flush()
+                if pieces or link_pieces or buf_links or nlinks:
+                    flush()
                 frame = (True, (regions, owner, teaser_url, layout_row))
                 owner, teaser_url = el, url
             elif teaser_url is None:
                 if el in marks:
-                    flush()
+                    if pieces or link_pieces or buf_links or nlinks:
+                        flush()
                     frame = (True, (regions, owner, teaser_url, layout_row))
                     owner, regions = el, regions + (el,)
                 elif tag in BLOCK or (layout_row and tag in CELLS):
-                    flush()
+                    if pieces or link_pieces or buf_links or nlinks:
+                        flush()
                     frame = (True, (regions, owner, teaser_url, layout_row))
                     owner = el
                 elif pieces and tag not in INLINE:
@@ -112,8 +115,12 @@ def split(root, marks: dict, teasers: dict, link_of: dict) -> tuple[list[RawBloc
             if tag == "tr":
                 frame = frame or (False, (regions, owner, teaser_url, layout_row))
                 layout_row = _is_layout_row(el)
-            if el.text:
-                add(el.text)
+            text = el.text
+            if text:
+                if pending or link_depth:
+                    add(text)
+                else:
+                    pieces.append(text)
             frames.append(frame)
         else:
             frame = frames.pop()
@@ -125,13 +132,17 @@ def split(root, marks: dict, teasers: dict, link_of: dict) -> tuple[list[RawBloc
                     pending.remove(index)
                     buf_links.append(index)
             if frame:
-                if frame[0]:
+                if frame[0] and (pieces or link_pieces or buf_links or nlinks):
                     flush()
                 regions, owner, teaser_url, layout_row = frame[1]
             if pieces and tag not in NO_SPACE and tag.__class__ is str:
                 pieces.append(" ")
-            if el.tail:
-                add(el.tail)
+            text = el.tail
+            if text:
+                if pending or link_depth:
+                    add(text)
+                else:
+                    pieces.append(text)
     flush()
     return blocks, link_block
 

@@ -49,7 +49,7 @@ def extract(html: str, url: str, site_hosts: frozenset[str]) -> Extracted:
     if root is None:
         return Extracted(None, 0, None, None, None, None, [], [], [], 0, 0, [], [])
     site_hosts = frozenset(site_hosts)  # a set would do for urls.resolve but not as a cache key
-    page_url = _resolve_safely(url, url, site_hosts).url
+    page_url = _resolve(url, url, site_hosts).url   # cached: a page's canonical is often its own URL
 
     titles = [t for t in root.iter("title") if next(t.iterancestors("svg"), None) is None]
     title = inner_text(titles[0]) if titles else None

@@ -156,7 +156,7 @@ def label(raw: list[RawBlock], marks: dict, link_block: dict) -> tuple[list[dict
             else:
                 main_roles.append("main")
         _orphan_headings(raw, main_roles)
-    rows, paths, final, last = [], {}, {}, None
+    rows, parts, paths, final, last = [], [], {}, {}, None
     for i, (b, (landmark, _), n) in enumerate(zip(raw, regions, words)):
         if b.teaser_url is not None:
             role = "teaser"
@@ -165,17 +165,18 @@ def label(raw: list[RawBlock], marks: dict, link_block: dict) -> tuple[list[dict
         else:
             role = main_roles[i]
         if b.teaser_url is None and landmark is not None and last is landmark:
-            row = rows[-1]      # more text of the same landmark: one block, as before
-            row["text"] = f"{row['text']} {b.text}"
-            row["word_count"] += n
-            row["text_hash"] = hash_collapsed(row["text"])
+            parts[-1].append(b.text)   # more text of the same landmark: one block, as before
+            rows[-1]["word_count"] += n
         else:
+            parts.append([b.text])
             rows.append({"block_index": len(rows), "role": role,
                          "path": path(landmark if landmark is not None else b.owner, paths),
-                         "text": b.text, "word_count": n, "link_url": b.teaser_url,
-                         "text_hash": hash_collapsed(b.text)})
+                         "text": None, "word_count": n, "link_url": b.teaser_url, "text_hash": None})
         final[i] = len(rows) - 1
         last = landmark if b.teaser_url is None else None
+    for row, texts in zip(rows, parts):   # joined and hashed once, however many pieces
+        row["text"] = text = texts[0] if len(texts) == 1 else " ".join(texts)
+        row["text_hash"] = hash_collapsed(text)
     return rows, {link: final[block] for link, block in link_block.items()}
 
 

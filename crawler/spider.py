@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -18,6 +19,7 @@ from crawler.crawlstate import LocalState
 from crawler.discovery import DiscoveryMixin
 from crawler.extract import extract
 from crawler.repeats import repeat_state
+from crawler.request import AuditRequest
 from crawler.responses import decode_html, is_binary, response_values
 from crawler.items import FetchItem, PageItem
 from crawler.outcomes import SiteHealth, describe_failure
@@ -29,6 +31,12 @@ SITEMAP_PRIORITY = -1_000_000                    # after every linked page: link
 MAX_REDIRECTS = 20                               # hops followed per chain, as browsers do
 MAX_URL_CHARS = 8192                             # longer URLs are refused by common servers
 TOO_LARGE_SIZE = re.compile(r"(?:receive|received) (\d+) bytes")
+# A crawl allocates millions of short-lived objects (rows, requests, parse trees): with Python's
+# default (700 allocations) the cyclic collector ran ~1,800 times on 5,000 pages, its full
+# passes rescanning every imported module's objects, 5% of the crawl's CPU. While the spider
+# runs, the objects alive at its start are frozen out of those passes and young collections
+# wait for 10,000 allocations (Python's thresholds are restored when it closes).
+GC_THRESHOLDS = (10_000, 10, 10)
 
 
 @dataclass
@@ -82,8 +90,15 @@ class AuditSpider(DiscoveryMixin, scrapy.Spider):
     def on_opened(self, spider=None):
         self.crawl_state.opened()
         self.ctx.writer.after_flush = self.crawl_state.rows_on_disk
+        self._gc_thresholds = gc.get_threshold()
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
 
     def on_closed(self, spider=None, reason=None):
+        if getattr(self, "_gc_thresholds", None):
+            gc.set_threshold(*self._gc_thresholds)
+            gc.unfreeze()
         self.crawl_state.closed(clean=reason == "finished")
 
     def stop(self, reason: str) -> None:
@@ -130,7 +145,7 @@ class AuditSpider(DiscoveryMixin, scrapy.Spider):
 
     def page_request(self, url: str, depth: int | None, found_by: str, shape: str = "",
                      run: int = 1, priority: int | None = None, hops: int = 0) -> Request:
-        return Request(
+        return AuditRequest(
             url, callback=self.parse_page, errback=self.on_error,
             priority=-(depth or 0) if priority is None else priority,
             meta={"url": url, "purpose": "crawl", "depth": depth, "found_by": found_by,
@@ -140,7 +155,7 @@ class AuditSpider(DiscoveryMixin, scrapy.Spider):
 
     def check_request(self, url: str, depth: int | None, found_by: str, method: str = "HEAD",
                       dont_filter: bool = False, hops: int = 0) -> Request:
-        return Request(
+        return AuditRequest(
             url, method=method, callback=self.parse_check, errback=self.on_error,
             dont_filter=dont_filter, priority=-(depth or 0) - 1,
             meta={"url": url, "purpose": "check", "depth": depth, "found_by": found_by,

@@ -47,10 +47,14 @@ def find_teasers(root, links, link_of, a_text, page_url, marks) -> dict:
             return not any(marks.get(a, ("",))[0] in ("main", "article") for a in el.iterancestors())
         return True
 
-    def measure(el, own):
-        """Words of the container outside links, or None when it is no single short excerpt."""
-        total = linked = headings = nodes = 0
-        for node in el.iter():
+    def measure(el, own, inner=None, counts=(0, 0, 0, 0)):
+        """(words of the container outside links, its counts), or None when it is no single
+        short excerpt. `inner`: the child measured one level down, with its counts (total,
+        linked, headings, nodes): only the rest of el is read again."""
+        total, linked, headings, nodes = counts
+        if inner is not None and inner.tail:
+            total += count_words(inner.tail)   # no longer the container's own tail
+        for node in (el.iter() if inner is None else _others(el, inner)):
             nodes += 1
             if nodes > TEASER_MAX_NODES:
                 return None
@@ -72,21 +76,23 @@ def find_teasers(root, links, link_of, a_text, page_url, marks) -> dict:
                 total += count_words(node.tail)
             if total > TEASER_MAX_WORDS:
                 return None
-        return total - linked
+        return total - linked, (total, linked, headings, nodes)
 
     def climb(start, own, tags=None):
         el, best = start.getparent(), None
         while el is not None and el.tag in INLINE:
             el = el.getparent()
+        inner, counts = None, (0, 0, 0, 0)
         for _ in range(TEASER_MAX_CLIMB):
             if el is None or is_stop(el):
                 break
-            excerpt = measure(el, own)
-            if excerpt is None:
+            measured = measure(el, own, inner, counts)
+            if measured is None:
                 break
+            excerpt, counts = measured
             if excerpt >= TEASER_MIN_EXCERPT and (tags is None or el.tag in tags):
                 best = el
-            el = el.getparent()
+            inner, el = el, el.getparent()
         return best
 
     containers = {}
@@ -117,6 +123,14 @@ def find_teasers(root, links, link_of, a_text, page_url, marks) -> dict:
         for card, url in cards.items():
             containers.setdefault(card, url)
     return containers
+
+
+def _others(el, inner):
+    """el, then every node under it but those of its child inner (already measured)."""
+    yield el
+    for child in el:
+        if child is not inner:
+            yield from child.iter()
 
 
 def _wrapping_link(heading, link_of):

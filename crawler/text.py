@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Iterable
 
 # --- words, named for what counts them ------------------------------------------------------------
@@ -20,8 +21,15 @@ _NONCONTRACTION_APOSTROPHE = re.compile(r"'(?!(?:[tsd]|ve|ll|re))")
 _PUNCTUATION = re.compile(r"[^\w\s']")
 
 
+# ASCII text counted without the regex: each maximal run of \w, ' and - holding a \w is one WORD
+# match, so deleting ' and - and splitting on everything else that is not \w counts the same.
+_ASCII_WORD_BYTES = bytes(c if chr(c).isalnum() or c == 95 else 32 for c in range(128)) + b" " * 128
+
+
 def count_words(text: str) -> int:
     """Words of page text (blocks' word_count, main_words, thin content): WORD matches."""
+    if text.isascii():
+        return len(text.encode().translate(_ASCII_WORD_BYTES, b"'-").split())
     return len(WORD.findall(text))
 
 
@@ -58,7 +66,11 @@ def clean(text: str) -> str:
     """Page text as a reader sees it: invisible characters (soft hyphens, zero-width spaces)
     dropped, Unicode NFC (so "é" is one character however the page wrote it), collapsed."""
     if not text.isascii():
-        text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
+        # str.translate walks the text in Python-level steps: only when there is one to drop.
+        if ("\u00ad" in text or "\u200b" in text or "\u200c" in text or "\u200d" in text
+                or "\u2060" in text or "\ufeff" in text):
+            text = text.translate(_INVISIBLE)
+        text = unicodedata.normalize("NFC", text)
     return " ".join(text.split())
 
 
@@ -93,6 +105,7 @@ _READ_MORE_LABEL = re.compile(
 _READ_MORE_TEXT = re.compile(rf"\b(?:{READ_MORE_PHRASES}|click\s+here)\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=8192)   # link labels repeat on every page (menus, "Read more")
 def is_read_more(label: str) -> bool:
     """Whether a link's whole text is a read-more label ("Read more", "Continue reading X",
     "[more]", "»"): what makes a container a teaser, and a sentence after "…" no sentence."""

@@ -200,6 +200,8 @@ def test_measure_counts_the_cpu_and_memory_of_grandchildren(tmp_path):
     (("main (bare_spider.py:3)", "extract_links (scrapy/linkextractors/lxmlhtml.py:2)",
       "urljoin (urllib/parse.py:5)"), "Scrapy LinkExtractor"),
     (("<module> (pipeline.py:1)",), "other (interpreter start-up, imports, idle threads)"),
+    (("extract (crawler/extract.py:5)", "split (crawler/blocks.py:9)", "clean (crawler/text.py:3)"),
+     "crawler/text.py: count words, clean, hash"),     # the innermost project module counts
 ])
 def test_profile_areas(stack, area):
     assert bench_run._area(stack) == area

@@ -19,6 +19,8 @@ from crawler import text
     ("—  …  !!", 0),                                      # punctuation alone is no word
     ("Thérapie für Ängste", 3),                           # any script's letters
     ("2025 was year 3", 4),                               # numbers are words of page text
+    ("-- re-'check' --x 'a- __ a_b", 5),                  # ASCII: runs of \w, ' and - holding a \w
+    ("snake_case\tand\nmore words", 4),
 ])
 def test_count_words(sample, words):
     assert text.count_words(sample) == words
@@ -50,6 +52,7 @@ def test_graded_words(sample, graded):
     ("thera\u00adpy", "therapy"),                          # soft hyphen
     ("zero\u200bwidth", "zerowidth"),                      # zero-width space
     ("\ufeffBOM first", "BOM first"),
+    ("join\u200c\u200dand\u2060glue", "joinandglue"),             # zero-width (non-)joiner, word joiner
     ("cafe\u0301", "café"),                                # decomposed é becomes one character
     ("no\u00a0break\u2003space", "no break space"),        # Unicode spaces collapse
 ])
