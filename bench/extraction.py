@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=2, help="timed passes per extractor; the best counts")
     ap.add_argument("--only", help="comma-separated extractor names")
     args = ap.parse_args(argv)
+    args.data = args.data.resolve()   # evaluate.py runs in the work folder
     if not (args.data / "ground-truth.json").is_file() or not (args.data / "evaluate.py").is_file():
         print(f"Error: {args.data} holds no benchmark (ground-truth.json, evaluate.py): pass --data DIR",
               file=sys.stderr)
