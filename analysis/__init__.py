@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from crawler import relations, store
+from crawler import store
 
 if TYPE_CHECKING:   # crawler.config imports analysis.options: no import cycle at run time
     from crawler.config import Options
@@ -22,7 +22,6 @@ def run_all(con, crawl_id: int, options: Options) -> dict[str, int]:
     counts: dict[str, int] = {}
     con.execute(f"SET memory_limit = '{ANALYSIS_MEMORY_LIMIT}'")
     try:
-        relations.ensure_main_texts(con, crawl_id)
         for name in ANALYSES:
             module = importlib.import_module(f"analysis.{name}")
             counts.update(module.analyse(con, crawl_id, options))

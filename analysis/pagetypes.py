@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-from crawler import relations
 from crawler.urls import url_shape
 
 # The skipped_reason the topics analysis stores for a utility page (never drift).
@@ -84,7 +83,7 @@ def listing_facts_sql(crawl_id: int) -> str:
         SELECT p.url, m.words AS main_words, t.teaser_targets, t.teaser_words, t.inline_teasers,
                s.url IS NOT NULL AS paginated
         FROM pages p
-        LEFT JOIN ({relations.main_text_sql(cid)}) m ON m.url = p.url
+        LEFT JOIN main_texts m ON m.crawl_id = p.crawl_id AND m.url = p.url
         LEFT JOIN teasers t ON t.url = p.url
         LEFT JOIN series s ON s.url = p.url
         WHERE p.crawl_id = {cid} AND (t.url IS NOT NULL OR s.url IS NOT NULL)"""

@@ -89,7 +89,7 @@ def ensure_main_texts(con, crawl_id: int) -> None:
         "SELECT url FROM (SELECT url, row_number() OVER (ORDER BY url) AS n FROM pages "
         "WHERE crawl_id = ?) WHERE n % ? = 1 ORDER BY url", [cid, SLICE_PAGES]).fetchall()]
     for lo, hi in zip(bounds, bounds[1:] + [None]):
-        upto, params = ("", [lo]) if hi is None else (" AND page_url < ?", [lo, hi])
+        params, last = ([lo], True) if hi is None else ([lo, hi], False)
         con.execute(f"""
             INSERT INTO main_texts
             WITH b AS (
@@ -97,7 +97,7 @@ def ensure_main_texts(con, crawl_id: int) -> None:
                        text_hash IN (SELECT unnest(?::BIGINT[])) AS repeated,
                        {PROSE_BLOCKS} AS prose
                 FROM blocks
-                WHERE crawl_id = {cid} AND role = 'main' AND page_url >= ?{upto}
+                WHERE crawl_id = {cid} AND role = 'main' AND {_in_slice("page_url", last)}
             ),
             g AS (
                 SELECT page_url,
@@ -114,8 +114,13 @@ def ensure_main_texts(con, crawl_id: int) -> None:
                    coalesce(g.prose, ''), coalesce(g.prose_words, 0), md5(coalesce(g.prose, '')),
                    g.full_text, coalesce(g.full_words, 0), md5(g.full_text)
             FROM pages p LEFT JOIN g ON g.page_url = p.url
-            WHERE p.crawl_id = {cid} AND p.url >= ?{upto.replace('page_url', 'p.url')}
+            WHERE p.crawl_id = {cid} AND {_in_slice("p.url", last)}
         """, [repeated] + params + params)
+
+
+def _in_slice(column: str, last: bool) -> str:
+    """The condition of one slice of URLs, [lo, hi), or [lo, ...) for the last one."""
+    return f"{column} >= ?" + ("" if last else f" AND {column} < ?")
 
 
 def indexable_sql(crawl_id: int, alias: str) -> str:

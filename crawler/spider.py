@@ -450,7 +450,7 @@ class AuditSpider(DiscoveryMixin, scrapy.Spider):
             announced = TOO_LARGE_SIZE.search(str(failure.value))
             size = int(announced.group(1)) if announced else None
             error = f"too large (over the {self.options.max_bytes:,}-byte limit)"
-        if outcome in ("error", "too_large", "not_fetched"):
+        if outcome != "blocked_by_robots":
             self.counters["errors"] += 1
         row = self._row(request, outcome=outcome, error=error, bytes=size)
         yield FetchItem(row)

@@ -53,7 +53,9 @@ def graded_words(text: str) -> list[str]:
 # --- whitespace, clean-up and hashes ---------------------------------------------------------------
 
 # Characters that render as nothing: soft hyphen, zero-width space/joiners, word joiner, BOM.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+INVISIBLE_CHARS = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE_CHARS))
+_has_invisible = re.compile(f"[{INVISIBLE_CHARS}]").search
 
 
 def collapse(text: str) -> str:
@@ -67,8 +69,7 @@ def clean(text: str) -> str:
     dropped, Unicode NFC (so "é" is one character however the page wrote it), collapsed."""
     if not text.isascii():
         # str.translate walks the text in Python-level steps: only when there is one to drop.
-        if ("\u00ad" in text or "\u200b" in text or "\u200c" in text or "\u200d" in text
-                or "\u2060" in text or "\ufeff" in text):
+        if _has_invisible(text):
             text = text.translate(_INVISIBLE)
         text = unicodedata.normalize("NFC", text)
     return " ".join(text.split())
