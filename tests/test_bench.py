@@ -235,3 +235,48 @@ def test_a_tiny_benchmark_run(tmp_path):
         assert row["cpu_s"] > 0.3 and row["peak_mb"] > 30 and row["pages_per_s"] > 0
     assert any(line.startswith("crawl / bare ratio:") for line in result["summary"])
     assert result["machine"]["nproc"] >= 1
+
+
+def test_two_sizes_are_compared_stage_by_stage_against_the_targets():
+    """The size comparison divides each stage's figures at the large size by the small one's
+    and checks the issue-15 targets on them: a stage that grows past them is reported MISSED."""
+    Row = bench_run.Row
+    small = [Row("analyse, all", 1000, 10.0, 12.0, 400.0), Row("report", 1000, 2.0, 2.0, 200.0),
+             Row("audit crawl", 1000, 5.0, 5.0, 300.0)]
+    large = [Row("audit crawl", 100_000, 500.0, 480.0, 420.0),
+             Row("analyse, all", 100_000, 200.0, 240.0, 900.0),
+             Row("report", 100_000, 40.0, 40.0, 400.0),                      # x2.0: too much
+             Row("analyse, all (weekly)", 100_000, 45.0, 50.0, 700.0),
+             Row("recheck one page", 1, 6.5, 3.0, 300.0)]
+    lines = bench_run.size_lines(small, 1000, large, 100_000)
+    table = {stage: (rw, rc, rp) for stage, _, _, rw, rc, rp in bench_run.size_table(small, large)}
+    assert table["analyse, all"] == (20.0, 20.0, 2.25)
+    assert "analyse, all (weekly)" not in table          # measured at one size only
+    text = "\n".join(lines)
+    assert "peak memory of analyse, all: 900 MB at 100,000 pages, x2.25" in text and \
+        text.count("MISSED") == 3                        # analyse x2.25, report x2.0, recheck 6.5 s
+    assert "peak memory of audit crawl: 420 MB at 100,000 pages, x1.40" in text
+    assert "weekly analyses at 100,000 pages: 45.0 s, 0.23 of the full analyses' 200.0 s" in text
+    assert "recheck of one page of a 100,000-page crawl: 6.5 s (target < 5 s): MISSED" in text
+    assert "| analyse, all | 10.0 | 200.0 |" in bench_run.size_markdown(small, 1000, large, 100_000)
+
+
+def test_a_tiny_run_at_two_sizes_compares_them(tmp_path):
+    """--pages A,B runs the bench at both sizes in one run and compares every stage."""
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--pages", "40,80", "--server", "siteserver",
+         "--stages", "crawl,analyse,recheck", "--workdir", str(tmp_path / "work"), "--json", str(out),
+         "--json-only"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["sizes"] == [40, 80]
+    for size in ("40", "80"):
+        rows = {r["stage"]: r for r in result["runs"][size]}
+        assert rows["audit crawl"]["pages"] >= int(size) and rows["analyse, all"]["note"] == ""
+        assert rows["recheck one page"]["note"] == "" and rows["recheck one page"]["wall_s"] > 0
+        assert rows["  - topics"]["peak_mb"] > 30
+    summary = "\n".join(result["summary"])
+    assert "80 pages against 40" in summary and "recheck of one page of a 80-page crawl" in summary
+    assert "peak memory of analyse, all:" in summary
