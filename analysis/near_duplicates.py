@@ -227,14 +227,15 @@ def store_signatures(con, crawl_id: int, sql: str, params: list) -> dict[str, in
     copied from the previous crawl where the text is unchanged (one INSERT ... SELECT),
     shingled and hashed for the rest, SIGN_BATCH texts per write. Returns the counts."""
     cid = int(crawl_id)
-    con.execute("DELETE FROM page_signatures WHERE crawl_id = ? AND made_with <> ?", [cid, MADE_WITH])
+    cur = con.cursor()      # its own results: the caller streams findings through con
+    cur.execute("DELETE FROM page_signatures WHERE crawl_id = ? AND made_with <> ?", [cid, MADE_WITH]).fetchall()
     wanted = f"SELECT DISTINCT content_hash FROM ({sql}) w"
     missing = f"""({wanted}) EXCEPT (SELECT content_hash FROM page_signatures
                    WHERE crawl_id = {cid} AND made_with = ?)"""
     copied = 0
-    prev = store.previous_crawl(con, cid)
+    prev = store.previous_crawl(cur, cid)
     if prev is not None:
-        copied = con.execute(f"""
+        copied = cur.execute(f"""
             INSERT INTO page_signatures
             SELECT DISTINCT ON (s.content_hash) {cid}, s.content_hash, s.made_with, s.signature
             FROM page_signatures s
@@ -255,9 +256,10 @@ def store_signatures(con, crawl_id: int, sql: str, params: list) -> dict[str, in
                 pa.array(np.arange(0, len(sigs) * NUM_PERM + 1, NUM_PERM, dtype=np.int32)),
                 pa.array(sigs.ravel(), pa.uint32())),
         })
-        con.execute("INSERT INTO page_signatures SELECT ?, content_hash, ?, signature FROM rows",
-                    [cid, MADE_WITH])
+        cur.execute("INSERT INTO page_signatures SELECT ?, content_hash, ?, signature FROM rows",
+                    [cid, MADE_WITH]).fetchall()
         signed += len(hashes)
+    cur.close()
     return {"copied": int(copied), "signed": signed}
 
 
@@ -275,8 +277,10 @@ def _members_and_signatures(con, crawl_id: int, sql: str, params: list):
         k AS (SELECT r.content_hash, s.signature,
                      (row_number() OVER (ORDER BY r.first_url)) - 1 AS rep
               FROM r JOIN s USING (content_hash))"""
-    table = con.execute(reps + " SELECT signature FROM k ORDER BY rep",
-                        params + [MADE_WITH]).to_arrow_table()
+    cur = con.cursor()
+    table = cur.sql(reps + " SELECT signature FROM k ORDER BY rep",
+                    params=params + [MADE_WITH]).to_arrow_table()
+    cur.close()
     flat = table.column("signature").combine_chunks().flatten().to_numpy(zero_copy_only=False)
     sigs = flat.astype(np.uint32, copy=False).reshape(-1, NUM_PERM)
     members: list[list[str]] = [[] for _ in range(len(sigs))]
