@@ -241,10 +241,11 @@ def store_signatures(con, crawl_id: int, sql: str, params: list) -> dict[str, in
             FROM page_signatures s
             WHERE s.crawl_id = ? AND s.made_with = ? AND s.content_hash IN ({missing})""",
             [int(prev), MADE_WITH] + params + [MADE_WITH]).fetchone()[0]
-    todo = f"""SELECT DISTINCT ON (content_hash) content_hash, text FROM ({sql}) t
-               WHERE content_hash IN ({missing})"""
+    # one page per text: picked by URL (small), so that no statement groups the texts themselves
+    todo = f"""SELECT content_hash, text FROM ({sql}) t WHERE url IN (
+                 SELECT min(url) FROM ({sql}) u WHERE content_hash IN ({missing}) GROUP BY content_hash)"""
     signed = 0
-    for batch in store.iter_batches(con, todo, params + params + [MADE_WITH], size=SIGN_BATCH):
+    for batch in store.iter_batches(con, todo, params * 3 + [MADE_WITH], size=SIGN_BATCH):
         values, counts = shingles([row["text"] for row in batch])
         sigs = minhash(values, counts)
         hashes = [row["content_hash"] for row, c in zip(batch, counts) if c > 0]
