@@ -8,6 +8,7 @@ from typing import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from crawler import relations, store
 from crawler.text import shingle_words
@@ -26,10 +27,14 @@ TEMPLATE_RECALL = 0.98      # a templated pair at 0.6 becomes a candidate with t
 RUN_WORDS = 10
 
 
-_RNG = np.random.default_rng(20240607)          # fixed: signatures must not change between runs
+SEED = 20240607
+_RNG = np.random.default_rng(SEED)              # fixed: signatures must not change between runs
 _PERM_A = _RNG.integers(1, 2**63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _PERM_B = _RNG.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+# What a stored signature was made with (page_signatures.made_with): another value is not reused.
+MADE_WITH = f"minhash perm={NUM_PERM} words={SHINGLE_WORDS} seed={SEED}"
+SIGN_BATCH = 1000           # texts shingled and written per batch
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -185,26 +190,17 @@ def findings(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
         WHERE m.words >= ? AND {relations.indexable_sql(crawl_id, "m")}
         ORDER BY m.url
     """
-    # Pages with the same main text collapse to one representative (the first by URL).
-    members: list[list[str]] = []
-    rep_of_hash: dict[str, int] = {}
-    signatures = []
-    for batch in store.iter_batches(con, sql, [opts.near_duplicate_min_words], size=1000):
-        fresh: dict[str, list] = {}       # content_hash -> [text, urls], new in this batch
-        for row in batch:
-            rep = rep_of_hash.get(row["content_hash"])
-            if rep is not None:
-                members[rep].append(row["url"])
-            else:
-                fresh.setdefault(row["content_hash"], [row["text"], []])[1].append(row["url"])
-        values, counts = shingles([text for text, _ in fresh.values()])
-        signatures.append(minhash(values, counts))
-        for (content_hash, (_, urls)), count in zip(fresh.items(), counts):
-            if count > 0:
-                rep_of_hash[content_hash] = len(members)
-                members.append(urls)
-    sigs = np.concatenate(signatures) if signatures else np.zeros((0, NUM_PERM), np.uint32)
-    del rep_of_hash
+    # the same pages unsorted: the set work below must not sort every text (it spills past
+    # analyse's DuckDB memory cap at 100,000 pages)
+    text, words, content_hash = relations._TEXTS["full"]
+    pages = f"""
+        SELECT m.url, m.{text} AS text, m.{content_hash} AS content_hash
+        FROM main_texts m
+        WHERE m.crawl_id = {int(crawl_id)} AND m.{text} IS NOT NULL AND m.{words} >= ?
+          AND {relations.indexable_sql(crawl_id, "m")}
+    """
+    store_signatures(con, crawl_id, pages, [opts.near_duplicate_min_words])
+    members, sigs = _members_and_signatures(con, crawl_id, pages, [opts.near_duplicate_min_words])
     low, recall = _low_threshold(threshold, opts.near_duplicate_template)
     pairs = candidate_pairs(sigs, low, recall)
     pairs = pairs[estimated_similarity(sigs, pairs) >= low - EST_MARGIN]
@@ -233,6 +229,76 @@ def findings(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
                 if more > 0:
                     detail += f"; {more} more similar page{'s' if more > 1 else ''} not listed"
                 yield {"kind": "near_duplicate", "page_url": url, "target": other, "detail": detail}
+
+
+def store_signatures(con, crawl_id: int, sql: str, params: list) -> dict[str, int]:
+    """Make sure page_signatures holds a signature of every distinct text `sql` selects:
+    copied from the previous crawl where the text is unchanged (one INSERT ... SELECT),
+    shingled and hashed for the rest, SIGN_BATCH texts per write. Returns the counts."""
+    cid = int(crawl_id)
+    cur = con.cursor()      # its own results: the caller streams findings through con
+    cur.execute("DELETE FROM page_signatures WHERE crawl_id = ? AND made_with <> ?", [cid, MADE_WITH]).fetchall()
+    wanted = f"SELECT DISTINCT content_hash FROM ({sql}) w"
+    missing = f"""({wanted}) EXCEPT (SELECT content_hash FROM page_signatures
+                   WHERE crawl_id = {cid} AND made_with = ?)"""
+    copied = 0
+    prev = store.previous_crawl(cur, cid)
+    if prev is not None:
+        copied = cur.execute(f"""
+            INSERT INTO page_signatures
+            SELECT DISTINCT ON (s.content_hash) {cid}, s.content_hash, s.made_with, s.signature
+            FROM page_signatures s
+            WHERE s.crawl_id = ? AND s.made_with = ? AND s.content_hash IN ({missing})""",
+            [int(prev), MADE_WITH] + params + [MADE_WITH]).fetchone()[0]
+    # one page per text: picked by URL (small), so that no statement groups the texts themselves
+    todo = f"""SELECT content_hash, text FROM ({sql}) t WHERE url IN (
+                 SELECT min(url) FROM ({sql}) u WHERE content_hash IN ({missing}) GROUP BY content_hash)"""
+    signed = 0
+    for batch in store.iter_batches(con, todo, params * 3 + [MADE_WITH], size=SIGN_BATCH):
+        values, counts = shingles([row["text"] for row in batch])
+        sigs = minhash(values, counts)
+        hashes = [row["content_hash"] for row, c in zip(batch, counts) if c > 0]
+        if not hashes:
+            continue
+        rows = pa.table({  # noqa: F841  (read by the INSERT below)
+            "content_hash": pa.array(hashes, pa.string()),
+            "signature": pa.ListArray.from_arrays(
+                pa.array(np.arange(0, len(sigs) * NUM_PERM + 1, NUM_PERM, dtype=np.int32)),
+                pa.array(sigs.ravel(), pa.uint32())),
+        })
+        cur.execute("INSERT INTO page_signatures SELECT ?, content_hash, ?, signature FROM rows",
+                    [cid, MADE_WITH]).fetchall()
+        signed += len(hashes)
+    cur.close()
+    return {"copied": int(copied), "signed": signed}
+
+
+def _members_and_signatures(con, crawl_id: int, sql: str, params: list):
+    """Pages with the same main text collapse to one representative (the first by URL):
+    the URLs of each, and their signatures (one row each, in the same order) read from
+    page_signatures as one numpy array. Texts too short to shingle have no signature and
+    take no part."""
+    cid = int(crawl_id)
+    reps = f"""
+        WITH m AS ({sql}),
+        r AS (SELECT content_hash, min(url) AS first_url FROM m GROUP BY content_hash),
+        s AS (SELECT DISTINCT ON (content_hash) content_hash, signature FROM page_signatures
+              WHERE crawl_id = {cid} AND made_with = ?),
+        k AS (SELECT r.content_hash, s.signature,
+                     (row_number() OVER (ORDER BY r.first_url)) - 1 AS rep
+              FROM r JOIN s USING (content_hash))"""
+    cur = con.cursor()
+    table = cur.sql(reps + " SELECT signature FROM k ORDER BY rep",
+                    params=params + [MADE_WITH]).to_arrow_table()
+    cur.close()
+    flat = table.column("signature").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    sigs = flat.astype(np.uint32, copy=False).reshape(-1, NUM_PERM)
+    members: list[list[str]] = [[] for _ in range(len(sigs))]
+    listing = reps + " SELECT m.url, k.rep FROM m JOIN k USING (content_hash) ORDER BY m.url"
+    for batch in store.iter_batches(con, listing, params + [MADE_WITH], size=5000):
+        for row in batch:
+            members[row["rep"]].append(row["url"])
+    return members, sigs
 
 
 def _verify_exactly(con, sql, opts, members, pairs, threshold) -> list[tuple[int, int, float]]:

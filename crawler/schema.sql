@@ -210,6 +210,17 @@ CREATE TABLE IF NOT EXISTS page_facts (
     not_indexable VARCHAR                -- why not: 'status 404', 'meta robots noindex', 'canonical to URL'
 );
 
+-- page_signatures: the MinHash signature of each distinct full main text of a crawl
+-- (analysis/near_duplicates.py), keyed by main_texts.full_hash; the weekly rerun copies the
+-- previous crawl's rows of unchanged texts instead of shingling them again. `made_with` names
+-- the parameters (permutations, words per shingle, seed): rows made otherwise are not reused.
+CREATE TABLE IF NOT EXISTS page_signatures (
+    crawl_id     INTEGER NOT NULL,
+    content_hash VARCHAR NOT NULL,       -- main_texts.full_hash
+    made_with    VARCHAR NOT NULL,       -- e.g. 'minhash perm=128 words=3 seed=20240607'
+    signature    UINTEGER[] NOT NULL     -- NUM_PERM values
+);
+
 -- Upgrades of a database made by an earlier schema version: columns added since, in order.
 -- (CREATE TABLE IF NOT EXISTS leaves an existing table as it was.)
 -- 2: flags.anchor_text and flags.block_text; crawls.pid, hostname and heartbeat_at.

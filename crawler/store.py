@@ -305,8 +305,10 @@ def iter_batches(con, sql: str, params: list | None = None, size: int = 2000):
 
 # --- findings -------------------------------------------------------------------------------
 
-# The crawl's rows, and main_texts (derived from them, not an analysis result).
-CRAWL_TABLES = frozenset({"crawls", "responses", "pages", "blocks", "links", "sitemap_urls", "main_texts"})
+# The crawl's rows, and main_texts and page_signatures (derived from the texts alone, not an
+# analysis result: a half-written set is still right, so it is not kept aside).
+CRAWL_TABLES = frozenset({"crawls", "responses", "pages", "blocks", "links", "sitemap_urls", "main_texts",
+                          "page_signatures"})
 
 
 @contextmanager
