@@ -319,8 +319,9 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     key = scored_with(opts)
     prev = store.previous_crawl(con, cid)
     con.execute("DELETE FROM readability WHERE crawl_id = ?", [cid])
-    # One row per URL even if the crawl stored a page twice.
-    main = f"SELECT DISTINCT ON (url) * FROM ({prose_text_sql(cid)}) ORDER BY url, content_hash"
+    # main_texts has one row per URL (a page stored twice included): no DISTINCT ON here, it
+    # held every page's text at once and ran out of memory under the cap at 100,000 pages
+    main = prose_text_sql(cid)
     same_text = """
         p.crawl_id = ? AND p.url = m.url AND p.content_hash = m.content_hash
         AND p.lang IS NOT DISTINCT FROM m.lang AND p.scored_with = ?"""

@@ -298,7 +298,7 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     # own register throughout: its paragraphs' distance from the core is the page's, judged there
     judged = {u for u, i in row_of.items() if not pages.utility[i] and not pages.off[i]
               and pages.similarity[i] >= model.cutoff}
-    sims, candidates = [], []
+    sims, candidates = [], []   # candidates: (block, similarity, its batch's matrix, row)
     for batch in store.iter_batches(con, main_blocks_sql(crawl_id), size=BATCH):
         batch = [b for b in batch if b["page_url"] in judged and reads_as_prose(b["text"])]
         if not batch:
@@ -307,12 +307,15 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
         sim, utility, _, _ = model.score(V)
         keep = (V.getnnz(axis=1) >= MIN_DRIFT_WORDS) & ~utility
         sims.append(sim[keep])
-        candidates += [(b, float(x), V[i]) for i, (b, x) in enumerate(zip(batch, sim)) if keep[i]]
+        candidates += [(batch[i], float(sim[i]), V, i) for i in np.flatnonzero(keep)]
     if not candidates:
         return []
     typical, cutoff = off_topic_cutoff(np.concatenate(sims))
     cutoff = min(cutoff, BLOCK_RATIO * typical)
-    far = [c for c in candidates if c[1] < cutoff]
+    # only the far paragraphs' rows are cut out of their batch's matrix (one slice per row
+    # of every paragraph cost seconds and held a matrix per paragraph)
+    far = [(b, x, V[i]) for b, x, V, i in candidates if x < cutoff]
+    del candidates
     if far and model.site_terms is not None and model.typical_shared is not None:
         # a paragraph on the site's subject in another register (a study's methods) is not drift
         subject = on_subject(sp.vstack([v for _, _, v in far]), model.site_terms, model.centroid,

@@ -77,8 +77,8 @@ def main_text_sql(crawl_id: int, variant: str = "main") -> str:
 
 
 def ensure_main_texts(con, crawl_id: int) -> None:
-    """Build the crawl's main_texts rows unless they are there: one INSERT per SLICE_PAGES
-    pages, so no statement holds more than a slice's texts (string_agg over every page of a
+    """Build the crawl's main_texts rows unless they are there, one per URL: one INSERT per
+    SLICE_PAGES pages, so no statement holds more than a slice's texts (string_agg over every page of a
     large crawl at once held gigabytes). The repeated-blocks set is read once."""
     cid = int(crawl_id)
     if con.execute("SELECT count(*) FROM (SELECT 1 FROM main_texts WHERE crawl_id = ? LIMIT 1)",
@@ -113,8 +113,9 @@ def ensure_main_texts(con, crawl_id: int) -> None:
                    coalesce(g.text, ''), coalesce(g.words, 0), md5(coalesce(g.text, '')),
                    coalesce(g.prose, ''), coalesce(g.prose_words, 0), md5(coalesce(g.prose, '')),
                    g.full_text, coalesce(g.full_words, 0), md5(g.full_text)
-            FROM pages p LEFT JOIN g ON g.page_url = p.url
-            WHERE p.crawl_id = {cid} AND {_in_slice("p.url", last)}
+            FROM (SELECT url, any_value(lang) AS lang FROM pages   -- one row per URL
+                  WHERE crawl_id = {cid} AND {_in_slice("url", last)} GROUP BY url) p
+            LEFT JOIN g ON g.page_url = p.url
         """, [repeated] + params + params)
 
 

@@ -16,6 +16,7 @@ import pytest
 import textstat
 from conftest import StoredCrawl
 
+import analysis
 from analysis import readability, syllables
 from analysis.readability import (count_words, language_problem, not_english, prose_sentences,
                                   score_page, scoring_form, scoring_text, shorten)
@@ -663,3 +664,20 @@ def test_e2e_long_sentences_are_quoted_as_on_the_page(crawled):
     assert len(on_research) == sum(count_words(s) > 25 for s in ACADEMIC) >= 2
     page_text = " ".join(ACADEMIC)
     assert all(target in page_text for target in on_research)
+
+
+def test_a_page_stored_twice_is_graded_once(con):
+    """A crawl that stored a page's row twice (a resumed crawl can) still gives the page one
+    main text and one readability row, with the grade of its text."""
+    crawl = StoredCrawl(con, "stride.test", [SITE + "/"])
+    crawl.page(SITE + "/sleep", blocks_of(EASY), response=False, lang="en")
+    crawl.page(SITE + "/research", blocks_of(ACADEMIC), response=False, lang="en")
+    con.execute("INSERT INTO pages SELECT * FROM pages WHERE url = ?", [SITE + "/sleep"])
+    cid = crawl.finish()
+    analysis.run_all(con, cid, Options())
+    assert con.execute("SELECT count(*) FROM main_texts WHERE crawl_id = ? AND url = ?",
+                       [cid, SITE + "/sleep"]).fetchone()[0] == 1
+    grades = con.execute("SELECT url, reading_grade FROM readability WHERE crawl_id = ? ORDER BY url",
+                         [cid]).fetchall()
+    assert [u for u, _ in grades] == [SITE + "/research", SITE + "/sleep"]
+    assert dict(grades)[SITE + "/sleep"] < dict(grades)[SITE + "/research"]
