@@ -321,7 +321,7 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     con.execute("DELETE FROM readability WHERE crawl_id = ?", [cid])
     # main_texts has one row per URL (a page stored twice included): no DISTINCT ON here, it
     # held every page's text at once and ran out of memory under the cap at 100,000 pages
-    main = prose_text_sql(cid)
+    main = prose_text_sql(cid, ordered=False)
     same_text = """
         p.crawl_id = ? AND p.url = m.url AND p.content_hash = m.content_hash
         AND p.lang IS NOT DISTINCT FROM m.lang AND p.scored_with = ?"""
@@ -336,7 +336,7 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     todo = f"""
         SELECT m.url, m.text, m.content_hash, m.lang FROM ({main}) m
         LEFT JOIN readability p ON {same_text}
-        WHERE p.url IS NULL ORDER BY m.url"""
+        WHERE p.url IS NULL"""   # in no order: a sort of the texts spilled past the cap
     writer = store.BatchWriter(con)
     pool, workers = _pool(opts, pages - reused)
     try:
@@ -360,10 +360,10 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     return write_findings(con, cid, options)
 
 
-def prose_text_sql(crawl_id: int) -> str:
+def prose_text_sql(crawl_id: int, ordered: bool = True) -> str:
     """(url, text, words, content_hash, lang) of every page: the prose blocks of its main text,
     one per line, the text readability grades (relations.PROSE_BLOCKS)."""
-    return relations.main_text_sql(crawl_id, "prose")
+    return relations.main_text_sql(crawl_id, "prose", ordered)
 
 
 def grade_changes_sql(crawl_id: int, min_change: float = 1.0) -> str:

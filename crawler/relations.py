@@ -59,7 +59,7 @@ _TEXTS = {   # main_text_sql's variants -> (text, words, content_hash) columns o
 }
 
 
-def main_text_sql(crawl_id: int, variant: str = "main") -> str:
+def main_text_sql(crawl_id: int, variant: str = "main", ordered: bool = True) -> str:
     """SQL giving (url, text, words, content_hash, lang) for every parsed page of a crawl, from
     main_texts (ensure_main_texts builds it first).
 
@@ -67,13 +67,15 @@ def main_text_sql(crawl_id: int, variant: str = "main") -> str:
     on BOILERPLATE_MIN_PAGES pages or more (site furniture inside the content); a page with no
     main text gets text '' and words 0. 'prose': of those, the paragraphs and list items
     (PROSE_BLOCKS), what readability grades. 'full': every main block, repeats included, for
-    the pages that have one (what a search engine compares for duplicates)."""
+    the pages that have one (what a search engine compares for duplicates). ordered=False
+    leaves out the ORDER BY url: a sort of every page's text ran out of memory under the
+    analyses' cap at 100,000 pages, so a consumer that does not need the order says so."""
     text, words, content_hash = _TEXTS[variant]
     having = f" AND {text} IS NOT NULL" if variant == "full" else ""
     return f"""
         SELECT url, {text} AS text, {words} AS words, {content_hash} AS content_hash, lang
-        FROM main_texts WHERE crawl_id = {int(crawl_id)}{having}
-        ORDER BY url"""
+        FROM main_texts WHERE crawl_id = {int(crawl_id)}{having}""" + (
+        "\n        ORDER BY url" if ordered else "")
 
 
 def ensure_main_texts(con, crawl_id: int) -> None:
@@ -81,9 +83,13 @@ def ensure_main_texts(con, crawl_id: int) -> None:
     SLICE_PAGES pages, so no statement holds more than a slice's texts (string_agg over every page of a
     large crawl at once held gigabytes). The repeated-blocks set is read once."""
     cid = int(crawl_id)
-    if con.execute("SELECT count(*) FROM (SELECT 1 FROM main_texts WHERE crawl_id = ? LIMIT 1)",
-                   [cid]).fetchone()[0]:
+    built, pages = con.execute(
+        "SELECT (SELECT count(*) FROM main_texts WHERE crawl_id = $1), "
+        "(SELECT count(DISTINCT url) FROM pages WHERE crawl_id = $1)", [cid]).fetchone()
+    if built and built == pages:
         return
+    if built:   # a build that was killed half-way: its slices are rebuilt, never read as whole
+        con.execute("DELETE FROM main_texts WHERE crawl_id = ?", [cid])
     repeated = [h for (h,) in con.execute(repeated_blocks_sql(cid)).fetchall()]
     bounds = [u for (u,) in con.execute(
         "SELECT url FROM (SELECT url, row_number() OVER (ORDER BY url) AS n FROM pages "
