@@ -192,12 +192,10 @@ def findings(con, crawl_id: int, opts: OnpageOptions) -> Iterator[dict]:
     """
     # the same pages unsorted: the set work below must not sort every text (it spills past
     # analyse's DuckDB memory cap at 100,000 pages)
-    text, words, content_hash = relations._TEXTS["full"]
     pages = f"""
-        SELECT m.url, m.{text} AS text, m.{content_hash} AS content_hash
-        FROM main_texts m
-        WHERE m.crawl_id = {int(crawl_id)} AND m.{text} IS NOT NULL AND m.{words} >= ?
-          AND {relations.indexable_sql(crawl_id, "m")}
+        SELECT m.url, m.text, m.content_hash
+        FROM ({relations.main_text_sql(crawl_id, "full", ordered=False)}) m
+        WHERE m.words >= ? AND {relations.indexable_sql(crawl_id, "m")}
     """
     store_signatures(con, crawl_id, pages, [opts.near_duplicate_min_words])
     members, sigs = _members_and_signatures(con, crawl_id, pages, [opts.near_duplicate_min_words])
