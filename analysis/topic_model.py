@@ -10,19 +10,22 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 import scipy.sparse as sp
 from sklearn.decomposition import NMF
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from analysis import topic_store
+
 from analysis.topic_rules import (MAX_RATIO, UTILITY_WORDS,
                                   english_share, off_topic_cutoff, on_subject, shared_similarity,
                                   site_terms_of, skip_reason, topic_count, utility_weight,
                                   weighted_median)
-from crawler import relations, store
+from crawler import relations
 from crawler.config import TopicsOptions
 from crawler.urls import normalize
-from crawler.text import ENGLISH_MIN_SHARE, TOPIC_TOKEN_PATTERN, strip_read_more
+from crawler.text import ENGLISH_MIN_SHARE, strip_read_more
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ class SiteModel:
     min_words: int
     site_terms: np.ndarray | None = None   # bool per term: used by two distinct pages or more
     typical_shared: float | None = None    # shared_similarity of a typical core page
+    vocabulary: int | None = None          # topic_vocabularies.vocabulary, once stored
 
     def score(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(similarity, utility, off topic, topic) of texts outside the crawl's model (a page's
@@ -106,12 +110,35 @@ class PageScores:
     topic: np.ndarray            # topic number per row, -1 for none
 
 
-def _vectorizer(english: bool, pages: int, max_features: int) -> TfidfVectorizer:
-    return TfidfVectorizer(
-        lowercase=True, token_pattern=TOPIC_TOKEN_PATTERN, stop_words="english" if english else None,
-        # without a stop-word list, words on over half the pages are the function words
-        max_df=1.0 if english or pages < 20 else 0.5,
-        sublinear_tf=True, max_features=max_features, dtype=np.float32)
+def new_nmf(k: int) -> NMF:
+    return NMF(n_components=k, init="nndsvda", random_state=0, max_iter=300, tol=1e-3)
+
+
+def utility_terms(terms: np.ndarray) -> np.ndarray:
+    return np.array([t in UTILITY_WORDS for t in terms], dtype=bool)
+
+
+def stored_model(con, crawl_id: int, opts: TopicsOptions) -> SiteModel | None:
+    """The SiteModel `analyse` stored for the crawl (topic_store), or None when it has none made
+    with these options."""
+    row = topic_store.model_row(con, crawl_id, opts)
+    if row is None:
+        return None
+    vocabulary = row["vocabulary"]
+    terms = vocabulary.vectorizer.get_feature_names_out()
+    groups, offset = [], 0
+    for H, is_core in zip(row["components"], (True, False)):
+        names = [label for _, label, core in row["labels"] if core == is_core]
+        nmf = None
+        if H is not None:
+            nmf = new_nmf(H.shape[0])
+            nmf.components_, nmf.n_components_, nmf.n_features_in_ = H, H.shape[0], H.shape[1]
+        groups.append(Topics(nmf, names, offset, is_core))
+        offset += len(names)
+    return SiteModel(vocabulary.vectorizer, terms, utility_terms(terms), row["centroid"],
+                     row["typical"], row["cutoff"], row["no_verdict"], vocabulary.site_lang,
+                     vocabulary.english, groups, opts.utility_share, opts.min_words,
+                     row["site_terms"], row["typical_shared"], vocabulary.id)
 
 
 def _site_language(con, main_sql: str, min_words: int) -> str | None:
@@ -141,7 +168,7 @@ def _fit_vectorizer(con, main_sql: str, opts: TopicsOptions, site_lang: str | No
               if skip_reason(text, opts.min_words, lang, site_lang, False, opts.min_words) is None]
     if not sample:
         return None, english, {}, None
-    vectorizer = _vectorizer(english, len(sample), opts.max_features)
+    vectorizer = topic_store.make_vectorizer(english, len(sample), opts.max_features)
     try:
         fitted = vectorizer.fit_transform([text for _, text in sample])
     except ValueError:   # no word survives: numbers and stop words only
@@ -247,7 +274,7 @@ def _fit_topics(X, rows: np.ndarray, opts: TopicsOptions, terms: np.ndarray, off
     if sample.nnz == 0:
         return Topics(None, [], offset, is_core)
     k = min(topic_count(index.size, opts.max_topics), sample.shape[0], sample.shape[1])
-    nmf = NMF(n_components=k, init="nndsvda", random_state=0, max_iter=300, tol=1e-3)
+    nmf = new_nmf(k)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         # float32 rounding can put NMF's squared loss a hair below 0 before its sqrt
@@ -260,48 +287,105 @@ def _fit_topics(X, rows: np.ndarray, opts: TopicsOptions, terms: np.ndarray, off
     return Topics(nmf, labels, offset, is_core)
 
 
-def _read_pages(con, crawl_id: int, opts: TopicsOptions, skipped):
-    """Stream the crawl's main texts into a sparse TF-IDF matrix, a batch at a time.
+def _pages_sql(crawl_id: int, vocabulary: int | None) -> str:
+    """Every page's main text, unsorted (a sort of every text does not fit the analyses' memory
+    cap at 100,000 pages); the text is left out where the vocabulary has its vector stored."""
+    return f"""
+        SELECT m.url, m.words, m.content_hash, m.lang, v.indices, v.weights,
+               CASE WHEN v.indices IS NULL THEN m.text END AS text
+        FROM main_texts m {topic_store.cached_join(vocabulary, 'page', 'm.content_hash')}
+        WHERE m.crawl_id = {int(crawl_id)}"""
+
+
+def _read_pages(con, crawl_id: int, opts: TopicsOptions, skipped, reuse):
+    """Stream the crawl's main texts into a sparse TF-IDF matrix, a batch at a time, rows in URL
+    order. With `reuse` (a stored Vocabulary) the vectorizer is that one and stored vectors are
+    read, not computed.
 
     Returns (vectorizer, site_lang, english, urls, hashes, X, utility weight per row, words per
-    row), with
-    vectorizer None when no page has a word to model."""
-    main_sql = relations.main_text_sql(crawl_id)
+    row, computed: bool per row whose vector was not stored), vectorizer None when no page has
+    a word to model."""
+    main_sql = relations.main_text_sql(crawl_id, ordered=False)
     site_lang = _site_language(con, main_sql, opts.min_words)
-    vectorizer, english, fitted_rows, fitted = _fit_vectorizer(con, main_sql, opts, site_lang)
+    if reuse is not None and reuse.site_lang != site_lang:
+        reuse = None
+    if reuse is None:
+        vectorizer, english, fitted_rows, fitted = _fit_vectorizer(con, main_sql, opts, site_lang)
+    else:
+        vectorizer, english, fitted_rows, fitted = reuse.vectorizer, reuse.english, {}, None
     terms = vectorizer.get_feature_names_out() if vectorizer else np.array([], dtype=object)
-    utility_terms = np.array([t in UTILITY_WORDS for t in terms], dtype=bool)
-    urls, hashes, parts, utility, words = [], [], [], [], []
-    for batch in store.iter_batches(con, main_sql, size=BATCH):
-        batch_urls, texts = [], []
-        for row in batch:
-            reason = skip_reason(row["text"], row["words"], row["lang"], site_lang, english,
-                                 opts.min_words)
+    flags = utility_terms(terms)
+    urls, hashes, parts, utility, words, computed = [], [], [], [], [], []
+    cur = con.cursor()
+    reader = cur.sql(_pages_sql(crawl_id, reuse.id if reuse else None)).to_arrow_reader(BATCH)
+    for batch in reader:
+        cols = {name: batch.column(name) for name in ("url", "words", "content_hash", "lang", "text")}
+        rows = zip(*(cols[name].to_pylist() for name in cols))
+        stored = batch.column("indices").is_valid().to_numpy(zero_copy_only=False)
+        keep_stored, fresh = [], []
+        for i, (url, n_words, content_hash, lang, text) in enumerate(rows):
+            if stored[i]:   # its text was modelled before: only the page's own language can differ
+                reason = skip_reason("-", n_words, lang, site_lang, False, opts.min_words)
+            else:
+                reason = skip_reason(text, n_words, lang, site_lang, english, opts.min_words)
             if reason is None and vectorizer is None:
                 reason = "no word to model (numbers and stop words only)"
             if reason is not None:
-                skipped(row["url"], row["content_hash"], reason)
+                skipped(url, content_hash, reason)
                 continue
-            batch_urls.append(row["url"])
-            hashes.append(row["content_hash"])
-            words.append(row["words"])
-            texts.append(row["text"])
-        if texts:
-            urls += batch_urls
-            parts.append(_vectors(vectorizer, batch_urls, texts, fitted_rows, fitted))
-            utility.append(utility_weight(parts[-1], utility_terms))
-    X = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, len(terms)), dtype=np.float32)
-    utility = np.concatenate(utility) if utility else np.zeros(0)
-    return vectorizer, site_lang, english, urls, hashes, X, utility, np.array(words, dtype=np.int64)
+            (keep_stored if stored[i] else fresh).append(i)
+            urls.append(url)
+            hashes.append(content_hash)
+            words.append(n_words)
+        for index, was_stored in ((keep_stored, True), (fresh, False)):
+            if not index:
+                continue
+            if was_stored:
+                taken = batch.take(pa.array(index))
+                part = topic_store.rows_of(taken.column("indices"), taken.column("weights"), terms.size)
+            else:
+                texts = cols["text"].take(pa.array(index)).to_pylist()
+                page_urls = cols["url"].take(pa.array(index)).to_pylist()
+                part = _vectors(vectorizer, page_urls, texts, fitted_rows, fitted)
+            parts.append(part)
+            utility.append(utility_weight(part, flags))
+            computed.append(np.full(len(index), not was_stored))
+    cur.close()
+    # the rows of each batch are its stored rows, then its computed ones: put them in URL order
+    order = np.argsort(np.array(urls, dtype=object), kind="stable") if urls else np.zeros(0, dtype=np.int64)
+    hashes = [hashes[i] for i in order]
+    urls = [urls[i] for i in order]
+    if parts:
+        X = sp.vstack(parts, format="csr")[order]
+        utility, computed = np.concatenate(utility)[order], np.concatenate(computed)[order]
+    else:
+        X = sp.csr_matrix((0, len(terms)), dtype=np.float32)
+        utility, computed = np.zeros(0), np.zeros(0, dtype=bool)
+    return (vectorizer, site_lang, english, urls, hashes, X, utility,
+            np.array(words, dtype=np.int64)[order], computed)
 
 
-def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None):
+def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None, reuse=None, keep=False):
     """Model the crawl's site: (SiteModel, PageScores), or (None, None) when no page has text
-    to model. `skipped(url, content_hash, reason)` is called for each page left out."""
-    vectorizer, site_lang, english, urls, hashes, X, utility_weight, words = _read_pages(
-        con, crawl_id, opts, skipped or (lambda *row: None))
+    to model. `skipped(url, content_hash, reason)` is called for each page left out.
+
+    reuse: a stored topic_store.Vocabulary to model the pages with (its vectors are read where
+    stored); keep: store the vocabulary, if new, and the page vectors computed (analyse)."""
+    vectorizer, site_lang, english, urls, hashes, X, utility_weight, words, computed = _read_pages(
+        con, crawl_id, opts, skipped or (lambda *row: None), reuse)
     if vectorizer is None:
         return None, None
+    vocabulary = None
+    if keep:
+        if reuse is None or reuse.vectorizer is not vectorizer:
+            reuse = topic_store.save_vocabulary(con, crawl_id, vectorizer, english, site_lang, opts)
+        vocabulary = reuse.id
+        writer = topic_store.VectorWriter(con, vocabulary, "page")
+        for start in range(0, len(urls), BATCH):
+            rows = np.flatnonzero(computed[start:start + BATCH]) + start
+            if rows.size:
+                writer.add([hashes[i] for i in rows], X[rows])
+        writer.flush()
     terms = vectorizer.get_feature_names_out()
     nonempty = X.getnnz(axis=1) > 0
     utility = (utility_weight >= opts.utility_share) & nonempty
@@ -359,7 +443,7 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None):
         part[off[rows]] = drift.assign(batch[off[rows]])
     model = SiteModel(vectorizer, terms, np.array([t in UTILITY_WORDS for t in terms], dtype=bool),
                       centroid, typical, cutoff, no_verdict, site_lang, english, [core, drift],
-                      opts.utility_share, opts.min_words, site_terms, typical_shared)
+                      opts.utility_share, opts.min_words, site_terms, typical_shared, vocabulary)
     return model, PageScores(urls, hashes, X, similarity, utility, off, topic)
 
 

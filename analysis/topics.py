@@ -10,12 +10,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from crawler import relations, store
-from analysis import pagetypes
+from analysis import pagetypes, topic_store
 from analysis.pagetypes import UTILITY_REASON
 from analysis.findings import kinds_of, severity_for
 from analysis.readability import reads_as_prose
 from analysis.topic_model import (BATCH, LABEL_WORDS, MIN_JUDGED_WORDS, PageScores, SiteModel,
-                                  distinctive, fit_site)
+                                  distinctive, fit_site, stored_model)
 from analysis.topic_rules import off_topic_cutoff, on_subject, skip_reason
 from crawler.config import Options, TopicsOptions
 from crawler.text import count_words, strip_read_more
@@ -57,15 +57,16 @@ def _cache_key(con, crawl_id: int, opts: TopicsOptions) -> tuple:
 def score_text(con, crawl_id: int, text: str, options: Options, lang: str | None = None) -> dict:
     """Score one text (a page fetched again) against the site model of a stored crawl.
 
-    The model is refitted from the crawl (deterministic, so it is the one `analyse` used) and
-    kept for the next call. Returns similarity, topic, topic_label, off_topic (None when the
+    The model is the one `analyse` stored for the crawl (topic_store); a crawl analysed by an
+    earlier version or with other topics options has it refitted (deterministic). It is kept
+    for the next call. Returns similarity, topic, topic_label, off_topic (None when the
     text or the site cannot be judged), distinctive_words, reason, typical and cutoff.
     """
     opts = options.topics
     key = _cache_key(con, crawl_id, opts)
     if key not in _cache:
         _cache.clear()
-        _cache[key] = fit_site(con, crawl_id, opts)[0]
+        _cache[key] = stored_model(con, crawl_id, opts) or fit_site(con, crawl_id, opts)[0]
     model = _cache[key]
     result = {"similarity": None, "topic": None, "topic_label": None, "off_topic": None,
               "distinctive_words": [], "reason": None, "typical": None, "cutoff": None}
@@ -111,12 +112,18 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
                               "off_topic": None, "distinctive_words": None,
                               "skipped_reason": reason})
 
-    model, pages = fit_site(con, crawl_id, options.topics, skipped)
+    topic_store.drop_unused(con)
+    con.execute("DELETE FROM topic_models WHERE crawl_id = ?", [crawl_id])
+    # the weekly rerun models the pages with last week's vocabulary while few texts changed
+    reuse = topic_store.reusable_vocabulary(con, crawl_id, store.previous_crawl(con, crawl_id),
+                                            options.topics)
+    model, pages = fit_site(con, crawl_id, options.topics, skipped, reuse=reuse, keep=True)
     flags: list[dict] = []
     if model is not None:
         _write_pages(writer, crawl_id, model, pages)
         writer.flush()
         _write_labels(con, crawl_id, model, pages)
+        topic_store.save_model(con, crawl_id, model, options.topics)
         flags += _page_flags(con, crawl_id, options, model)
         flags += _block_flags(con, crawl_id, options, model, pages)
         flags += _main_block_flags(con, crawl_id, options, model, pages)

@@ -183,6 +183,47 @@ CREATE TABLE IF NOT EXISTS topic_labels (
     is_core  BOOLEAN
 );
 
+-- topic_models: the site model a crawl's topics were judged by (analysis/topic_store.py), so
+-- that `recheck` scores a page against it without refitting; the topics are topic_labels'.
+CREATE TABLE IF NOT EXISTS topic_models (
+    crawl_id       INTEGER NOT NULL,
+    vocabulary     INTEGER NOT NULL,     -- topic_vocabularies.vocabulary
+    made_with      VARCHAR NOT NULL,     -- the topics options it was made with (JSON)
+    typical        DOUBLE,               -- similarity of a typical core page
+    cutoff         DOUBLE,               -- off topic below this
+    no_verdict     VARCHAR,              -- why no page is judged
+    typical_shared DOUBLE,               -- typical similarity on the words pages share
+    centroid       DOUBLE[] NOT NULL,    -- unit vector of the core, one weight per term
+    site_terms     INTEGER[],            -- terms used by two distinct pages or more
+    core           FLOAT[][],            -- NMF components of the core's topics (one row per topic)
+    drift          FLOAT[][]             -- and of the off-topic pages' topics
+);
+
+-- topic_vocabularies: a fitted TF-IDF vocabulary, kept by the weekly rerun while few texts
+-- changed since the crawl it was fitted on (no crawl_id column: shared by the crawls using it).
+CREATE TABLE IF NOT EXISTS topic_vocabularies (
+    vocabulary INTEGER NOT NULL,
+    fitted_on  INTEGER NOT NULL,         -- the crawl whose pages it was fitted on
+    made_with  VARCHAR NOT NULL,         -- vectorizer settings and options (JSON)
+    english    BOOLEAN NOT NULL,         -- fitted with the English stop words
+    site_lang  VARCHAR,
+    terms      VARCHAR[] NOT NULL,
+    idf        FLOAT[] NOT NULL
+);
+
+-- topic_vectors: TF-IDF vectors of texts under a vocabulary, each text once: 'page' by
+-- main_texts.content_hash, 'paragraph' (main-text paragraphs, with whether it reads as prose)
+-- and 'block' (teasers, asides) by blocks.text_hash. The weekly rerun reads an unchanged
+-- text's vector here instead of computing it again.
+CREATE TABLE IF NOT EXISTS topic_vectors (
+    vocabulary INTEGER NOT NULL,
+    kind       VARCHAR NOT NULL,
+    text_hash  VARCHAR NOT NULL,
+    prose      BOOLEAN,
+    indices    INTEGER[] NOT NULL,       -- term numbers
+    weights    FLOAT[] NOT NULL
+);
+
 -- main_texts: each parsed page's own text, as every analysis reads it (crawler/relations.py
 -- builds it from blocks, a slice of pages at a time, before the first analysis of the crawl
 -- reads it; store.finish_crawl drops a crawl's rows, so a resumed crawl's are rebuilt).
