@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 import numpy as np
+import pyarrow as pa
 import scipy.sparse as sp
 
 from crawler import relations, store
@@ -271,9 +272,10 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     return out
 
 
-def main_blocks_sql(crawl_id: int) -> str:
+def main_blocks_sql(crawl_id: int, vocabulary: int | None = None) -> str:
     """Every paragraph of main text with MIN_MAIN_BLOCK_WORDS words or more that is not site
-    furniture (those are judged by _block_flags), with the first link it holds."""
+    furniture (those are judged by _block_flags), with the first link it holds, and its stored
+    vector and prose verdict under the vocabulary (its text only where none is stored)."""
     cid = int(crawl_id)
     return f"""
         WITH repeated AS ({relations.repeated_blocks_sql(cid)}),
@@ -281,12 +283,64 @@ def main_blocks_sql(crawl_id: int) -> str:
             SELECT source_url AS page_url, block_index, arg_min(url, position) AS url FROM links
             WHERE crawl_id = {cid} AND element = 'a' AND url IS NOT NULL GROUP BY ALL
         )
-        SELECT b.page_url, b.block_index, b.text, f.url AS link_url FROM blocks b
+        SELECT b.page_url, b.block_index, b.text_hash::VARCHAR AS text_hash, f.url AS link_url,
+               v.prose, v.indices, v.weights, CASE WHEN v.indices IS NULL THEN b.text END AS text
+        FROM blocks b
         LEFT JOIN firsts f USING (page_url, block_index)
+        {topic_store.cached_join(vocabulary, 'paragraph', 'b.text_hash::VARCHAR')}
         WHERE b.crawl_id = {cid} AND b.role = 'main' AND b.word_count >= {MIN_MAIN_BLOCK_WORDS}
           AND b.text_hash NOT IN (SELECT text_hash FROM repeated)
         ORDER BY b.page_url, b.block_index
     """
+
+
+def _paragraphs(con, crawl_id: int, model: SiteModel, judged: set[str]):
+    """(paragraphs, their TF-IDF rows) of the judged pages' paragraphs that read as prose, a batch
+    at a time; a paragraph's vector and prose verdict are read from topic_vectors where stored
+    under the model's vocabulary, else computed and stored."""
+    writer = topic_store.VectorWriter(con, model.vocabulary, "paragraph") if model.vocabulary else None
+    n_terms = model.terms.size
+    cur = con.cursor()
+    for batch in cur.sql(main_blocks_sql(crawl_id, model.vocabulary)).to_arrow_reader(BATCH):
+        pages = batch.column("page_url").to_pylist()
+        rows = [i for i, url in enumerate(pages) if url in judged]
+        if not rows:
+            continue
+        batch = batch.take(pa.array(rows))
+        stored = batch.column("indices").is_valid().to_numpy(zero_copy_only=False)
+        prose = np.array([bool(p) for p in batch.column("prose").to_pylist()])
+        V = sp.csr_matrix((len(rows), n_terms), dtype=np.float32)
+        if stored.any():
+            index = np.flatnonzero(stored)
+            part = batch.take(pa.array(index))
+            V = _put_rows(V, index, topic_store.rows_of(part.column("indices"), part.column("weights"), n_terms))
+        fresh = np.flatnonzero(~stored)
+        if fresh.size:
+            texts = batch.column("text").take(pa.array(fresh)).to_pylist()
+            prose[fresh] = [reads_as_prose(t) for t in texts]
+            computed = sp.csr_matrix((fresh.size, n_terms), dtype=np.float32)
+            readable = np.flatnonzero(prose[fresh])
+            if readable.size:
+                computed = _put_rows(computed, readable, model.vectorizer.transform(
+                    [strip_read_more(texts[i]) for i in readable]))
+            V = _put_rows(V, fresh, computed)
+            if writer is not None:
+                hashes = batch.column("text_hash").take(pa.array(fresh)).to_pylist()
+                writer.add(hashes, computed, prose[fresh].tolist())
+        keep = np.flatnonzero(prose)
+        if keep.size:
+            meta = batch.select(["page_url", "block_index", "link_url"]).take(pa.array(keep)).to_pylist()
+            yield meta, V[keep]
+    cur.close()
+    if writer is not None:
+        writer.flush()
+
+
+def _put_rows(X: sp.csr_matrix, rows: np.ndarray, values: sp.csr_matrix) -> sp.csr_matrix:
+    """X with its rows at `rows` (empty before) replaced by the rows of values, in order."""
+    placed = sp.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, np.arange(rows.size))),
+                           shape=(X.shape[0], rows.size))
+    return sp.csr_matrix(X + placed @ values)
 
 
 def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
@@ -306,11 +360,7 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     judged = {u for u, i in row_of.items() if not pages.utility[i] and not pages.off[i]
               and pages.similarity[i] >= model.cutoff}
     sims, candidates = [], []   # candidates: (block, similarity, its batch's matrix, row)
-    for batch in store.iter_batches(con, main_blocks_sql(crawl_id), size=BATCH):
-        batch = [b for b in batch if b["page_url"] in judged and reads_as_prose(b["text"])]
-        if not batch:
-            continue
-        V = model.vectorizer.transform([strip_read_more(b["text"]) for b in batch])
+    for batch, V in _paragraphs(con, crawl_id, model, judged):
         sim, utility, _, _ = model.score(V)
         keep = (V.getnnz(axis=1) >= MIN_DRIFT_WORDS) & ~utility
         sims.append(sim[keep])
@@ -332,8 +382,13 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
         return []
     # the rest of each page, without the paragraph: what the paragraph should belong to
     wanted = sorted({b["page_url"] for b, _, _ in far})
-    texts = dict(con.execute(f"SELECT url, text FROM ({relations.main_text_sql(crawl_id)}) "
+    texts = dict(con.execute(f"SELECT url, text FROM ({relations.main_text_sql(crawl_id, ordered=False)}) "
                              "WHERE url IN (SELECT unnest(?::VARCHAR[]))", [wanted]).fetchall())
+    own = {(u, i): t for u, i, t in con.execute(
+        "SELECT page_url, block_index, text FROM blocks WHERE crawl_id = ? AND role = 'main' "
+        "AND page_url IN (SELECT unnest(?::VARCHAR[]))", [crawl_id, wanted]).fetchall()}
+    for block, _, _ in far:
+        block["text"] = own[(block["page_url"], block["block_index"])]
     rest = model.vectorizer.transform([texts.get(b["page_url"], "").replace(b["text"], " ")
                                        for b, _, _ in far])
     to_page = np.asarray(rest.multiply(sp.vstack([v for _, _, v in far])).sum(axis=1)).ravel()

@@ -78,10 +78,24 @@ def main_text_sql(crawl_id: int, variant: str = "main", ordered: bool = True) ->
         "\n        ORDER BY url" if ordered else "")
 
 
+def _blocks_hash_sql(cid: int) -> str:
+    """Per URL, a hash of everything its main_texts row is built from: each main block's place,
+    text, words, whether it repeats (the list parameter) and whether it is prose."""
+    return f"""
+        SELECT page_url AS url,
+               hash(list((block_index, hash(text), word_count,
+                          text_hash IN (SELECT unnest(?::BIGINT[])), {PROSE_BLOCKS})
+                         ORDER BY block_index)) AS blocks_hash
+        FROM blocks WHERE crawl_id = {cid} AND role = 'main' GROUP BY page_url"""
+
+
 def ensure_main_texts(con, crawl_id: int) -> None:
-    """Build the crawl's main_texts rows unless they are there, one per URL: one INSERT per
-    SLICE_PAGES pages, so no statement holds more than a slice's texts (string_agg over every page of a
-    large crawl at once held gigabytes). The repeated-blocks set is read once."""
+    """Build the crawl's main_texts rows unless they are there, one per URL.
+
+    A page whose main blocks (and lang) are those it had in the site's previous finished crawl
+    gets that crawl's row copied (blocks_hash says so); the others are built one INSERT per
+    SLICE_PAGES pages, so no statement holds more than a slice's texts (string_agg over every
+    page of a large crawl at once held gigabytes). The repeated-blocks set is read once."""
     cid = int(crawl_id)
     built, pages = con.execute(
         "SELECT (SELECT count(*) FROM main_texts WHERE crawl_id = $1), "
@@ -91,9 +105,24 @@ def ensure_main_texts(con, crawl_id: int) -> None:
     if built:   # a build that was killed half-way: its slices are rebuilt, never read as whole
         con.execute("DELETE FROM main_texts WHERE crawl_id = ?", [cid])
     repeated = [h for (h,) in con.execute(repeated_blocks_sql(cid)).fetchall()]
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _main_pages AS
+        SELECT p.url, p.lang, coalesce(h.blocks_hash, 0) AS blocks_hash
+        FROM (SELECT url, any_value(lang) AS lang FROM pages WHERE crawl_id = {cid} GROUP BY url) p
+        LEFT JOIN ({_blocks_hash_sql(cid)}) h USING (url)""", [repeated])
+    con.execute(f"""
+        INSERT INTO main_texts
+        SELECT {cid}, m.url, m.lang, m.text, m.words, m.content_hash, m.prose, m.prose_words,
+               m.prose_hash, m.full_text, m.full_words, m.full_hash, m.blocks_hash
+        FROM main_texts m JOIN _main_pages n
+          ON n.url = m.url AND n.blocks_hash = m.blocks_hash AND n.lang IS NOT DISTINCT FROM m.lang
+        WHERE m.crawl_id = (SELECT max(p.crawl_id) FROM crawls p JOIN crawls c ON p.site = c.site
+                            WHERE c.crawl_id = {cid} AND p.crawl_id < c.crawl_id
+                              AND p.status = 'finished')""")
+    con.execute(f"DELETE FROM _main_pages WHERE url IN (SELECT url FROM main_texts WHERE crawl_id = {cid})")
     bounds = [u for (u,) in con.execute(
-        "SELECT url FROM (SELECT url, row_number() OVER (ORDER BY url) AS n FROM pages "
-        "WHERE crawl_id = ?) WHERE n % ? = 1 ORDER BY url", [cid, SLICE_PAGES]).fetchall()]
+        "SELECT url FROM (SELECT url, row_number() OVER (ORDER BY url) AS n FROM _main_pages) "
+        "WHERE n % ? = 1 ORDER BY url", [SLICE_PAGES]).fetchall()]
     for lo, hi in zip(bounds, bounds[1:] + [None]):
         params, last = ([lo], True) if hi is None else ([lo, hi], False)
         con.execute(f"""
@@ -104,6 +133,7 @@ def ensure_main_texts(con, crawl_id: int) -> None:
                        {PROSE_BLOCKS} AS prose
                 FROM blocks
                 WHERE crawl_id = {cid} AND role = 'main' AND {_in_slice("page_url", last)}
+                  AND page_url IN (SELECT url FROM _main_pages)
             ),
             g AS (
                 SELECT page_url,
@@ -118,11 +148,11 @@ def ensure_main_texts(con, crawl_id: int) -> None:
             SELECT {cid}, p.url, p.lang,
                    coalesce(g.text, ''), coalesce(g.words, 0), md5(coalesce(g.text, '')),
                    coalesce(g.prose, ''), coalesce(g.prose_words, 0), md5(coalesce(g.prose, '')),
-                   g.full_text, coalesce(g.full_words, 0), md5(g.full_text)
-            FROM (SELECT url, any_value(lang) AS lang FROM pages   -- one row per URL
-                  WHERE crawl_id = {cid} AND {_in_slice("url", last)} GROUP BY url) p
+                   g.full_text, coalesce(g.full_words, 0), md5(g.full_text), p.blocks_hash
+            FROM (SELECT * FROM _main_pages WHERE {_in_slice("url", last)}) p
             LEFT JOIN g ON g.page_url = p.url
         """, [repeated] + params + params)
+    con.execute("DROP TABLE _main_pages")
 
 
 def _in_slice(column: str, last: bool) -> str:

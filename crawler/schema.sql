@@ -239,7 +239,8 @@ CREATE TABLE IF NOT EXISTS main_texts (
     prose_hash   VARCHAR NOT NULL,       -- md5(prose)
     full_text    VARCHAR,                -- every main block, repeats included; NULL: the page has none
     full_words   INTEGER NOT NULL,
-    full_hash    VARCHAR                 -- md5(full_text)
+    full_hash    VARCHAR,                -- md5(full_text)
+    blocks_hash  UBIGINT                 -- hash of the page's main blocks as the row was built from them
 );
 
 -- page_facts: the on-page analysis' verdict on each parsed page (analysis/onpage.py), read by
@@ -265,9 +266,11 @@ CREATE TABLE IF NOT EXISTS page_signatures (
 -- Upgrades of a database made by an earlier schema version: columns added since, in order.
 -- (CREATE TABLE IF NOT EXISTS leaves an existing table as it was.)
 -- 2: flags.anchor_text and flags.block_text; crawls.pid, hostname and heartbeat_at.
--- 3: page_facts and main_texts (new tables); responses.outcome too_large and not_fetched (store.UPGRADE_ROWS).
+-- 3: page_facts and main_texts (new tables); responses.outcome too_large and not_fetched (store.UPGRADE_ROWS);
+--    later main_texts.blocks_hash (a NULL one is never copied, so older rows are rebuilt once).
 ALTER TABLE flags ADD COLUMN IF NOT EXISTS anchor_text VARCHAR;
 ALTER TABLE flags ADD COLUMN IF NOT EXISTS block_text VARCHAR;
 ALTER TABLE crawls ADD COLUMN IF NOT EXISTS pid INTEGER;
 ALTER TABLE crawls ADD COLUMN IF NOT EXISTS hostname VARCHAR;
 ALTER TABLE crawls ADD COLUMN IF NOT EXISTS heartbeat_at TIMESTAMP;
+ALTER TABLE main_texts ADD COLUMN IF NOT EXISTS blocks_hash UBIGINT;
