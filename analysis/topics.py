@@ -185,9 +185,10 @@ def _page_flags(con, crawl_id: int, options: Options, model: SiteModel) -> list[
     } for url, label, sim, words in rows]
 
 
-def _block_sql(crawl_id: int) -> str:
+def _block_sql(crawl_id: int, vocabulary: int | None = None) -> str:
     """Candidate blocks with the URL each links to (its teaser link, else the first link it
-    holds), how many pages carry the same text, and the verdict on the page it links to."""
+    holds), how many pages carry the same text, the verdict on the page it links to, and the
+    block's vector where stored under the vocabulary."""
     cid = int(crawl_id)
     return f"""
         WITH repeated AS ({relations.repeated_blocks_sql(cid)}),
@@ -207,9 +208,12 @@ def _block_sql(crawl_id: int) -> str:
             WHERE l.crawl_id = {cid} AND l.element = 'a' AND l.url IS NOT NULL
             GROUP BY l.source_url, l.block_index
         )
-        SELECT c.page_url, c.text, c.text_hash, coalesce(c.link_url, f.url) AS link_url,
-               k.carriers, t.off_topic AS target_off, t.topic_label AS target_label
+        SELECT c.page_url, c.text, c.text_hash::VARCHAR AS text_hash,
+               coalesce(c.link_url, f.url) AS link_url,
+               k.carriers, t.off_topic AS target_off, t.topic_label AS target_label,
+               v.indices, v.weights
         FROM candidates c JOIN carriers k USING (text_hash)
+        {topic_store.cached_join(vocabulary, 'block', 'c.text_hash::VARCHAR')}
         LEFT JOIN first_links f USING (page_url, block_index)
         LEFT JOIN pages tp ON tp.crawl_id = {cid} AND tp.url = coalesce(c.link_url, f.url)
         LEFT JOIN pages cp ON cp.crawl_id = {cid} AND cp.url = c.page_url
@@ -247,14 +251,17 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     listings = {r["url"] for batch in store.iter_batches(con, pagetypes.listing_facts_sql(crawl_id))
                 for r in batch if pagetypes.is_listing(r) and (r["main_words"] or 0) < model.min_words}
     out = []
-    for batch in store.iter_batches(con, _block_sql(crawl_id), size=BATCH):
-        # a block repeated on every page (a sidebar) is read once per batch
-        distinct: dict[int, int] = {}
+    writer = topic_store.VectorWriter(con, model.vocabulary, "block") if model.vocabulary else None
+    for batch in store.iter_batches(con, _block_sql(crawl_id, model.vocabulary), size=BATCH):
+        # a block repeated on every page (a sidebar) is read once per batch, and a block of
+        # last week's is not vectorised again
+        distinct: dict[str, int] = {}
         inverse = [distinct.setdefault(b["text_hash"], len(distinct)) for b in batch]
-        texts = [""] * len(distinct)
+        firsts = [None] * len(distinct)
         for b, i in zip(batch, inverse):
-            texts[i] = strip_read_more(b["text"])
-        V = sp.csr_matrix(model.vectorizer.transform(texts) @ keep)[inverse]
+            firsts[i] = firsts[i] or b
+        V = _block_vectors(model, firsts, writer)
+        V = sp.csr_matrix(V @ keep)[inverse]
         core_w = np.asarray(V @ affinity).ravel()
         known_w = np.asarray(V.sum(axis=1)).ravel()
         n_drift = np.asarray((V > 0).astype(np.float32) @ drift_terms.astype(np.float32)).ravel()
@@ -269,7 +276,28 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
                        and known_w[i] - core_w[i] > core_w[i] and page_w[i] < 0.5 * known_w[i])
             if by_link or by_text:
                 out.append(_block_finding(b, V[i], by_link, drift_terms, model.terms, severity))
+    if writer is not None:
+        writer.flush()
     return out
+
+
+def _block_vectors(model: SiteModel, blocks: list[dict], writer) -> sp.csr_matrix:
+    """TF-IDF rows of these blocks, read where stored, else computed (and stored)."""
+    stored = [i for i, b in enumerate(blocks) if b["indices"] is not None]
+    fresh = [i for i, b in enumerate(blocks) if b["indices"] is None]
+    V = sp.csr_matrix((len(blocks), model.terms.size), dtype=np.float32)
+    if stored:
+        V = _put_rows(V, np.array(stored), sp.csr_matrix(
+            (np.concatenate([blocks[i]["weights"] for i in stored]).astype(np.float32),
+             np.concatenate([blocks[i]["indices"] for i in stored]).astype(np.int32),
+             np.cumsum([0] + [len(blocks[i]["indices"]) for i in stored])),
+            shape=(len(stored), model.terms.size)))
+    if fresh:
+        computed = model.vectorizer.transform([strip_read_more(blocks[i]["text"]) for i in fresh])
+        V = _put_rows(V, np.array(fresh), computed)
+        if writer is not None:
+            writer.add([blocks[i]["text_hash"] for i in fresh], computed)
+    return V
 
 
 def main_blocks_sql(crawl_id: int, vocabulary: int | None = None) -> str:
