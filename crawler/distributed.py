@@ -13,13 +13,37 @@ from twisted.internet import task
 
 from crawler.crawlstate import IdleStep
 from crawler.errors import AuditError
-from crawler.scheduler import TracksInflight
 
 HEARTBEAT_SECONDS = 2.0
 
 
-class AuditRedisScheduler(TracksInflight, RedisScheduler):
-    """scrapy-redis' scheduler, telling the crawl state which requests it took from the shared queue."""
+class AuditRedisScheduler(RedisScheduler):
+    """scrapy-redis' scheduler, whose pop from the shared queue and record of the request as this
+    worker's in flight are one Redis step: a worker killed between the two loses nothing."""
+
+    def next_request(self):
+        state = self.spider.crawl_state
+        raw = state.pop_into_inflight(self.queue.key)
+        if raw is None:
+            return None
+        request = self.queue._decode_request(raw)
+        if self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis", spider=self.spider)
+        state.inflight_add(request)
+        return request
+
+
+# Pops the first request of the priority queue (a sorted set, as scrapy_redis.queue.PriorityQueue
+# does) and keeps its bytes in the worker's in-flight hash under POPPING until inflight_add files
+# it under its URL. Queue entries and in-flight values are both a pickled Request.to_dict.
+_POP_INTO_INFLIGHT = """
+local first = redis.call('zrange', KEYS[1], 0, 0)
+if #first == 0 then return false end
+redis.call('zremrangebyrank', KEYS[1], 0, 0)
+redis.call('hset', KEYS[2], ARGV[1], first[1])
+return first[1]
+"""
+POPPING = "\0popping"
 
 
 def key_prefix(site: str) -> str:
@@ -70,6 +94,7 @@ class RedisState:
         self.heartbeat_seconds = HEARTBEAT_SECONDS
         self.prefix = key_prefix(site)
         self.worker = f"{socket.gethostname()}-{os.getpid()}"
+        self._pop = client.register_script(_POP_INTO_INFLIGHT)
 
     def k(self, name: str) -> str:
         return self.prefix + name
@@ -120,9 +145,19 @@ class RedisState:
 
     # --- requests in flight ------------------------------------------------------------------
 
+    def pop_into_inflight(self, queue_key: str) -> bytes | None:
+        """The next request of the shared queue (encoded), already in this worker's in-flight hash."""
+        return self._pop(keys=[queue_key, self.k(f"inflight:{self.worker}")], args=[POPPING])
+
     def inflight_add(self, request) -> None:
-        data = request.to_dict(spider=self.spider)
-        self.r.hset(self.k(f"inflight:{self.worker}"), request.meta["url"], pickle.dumps(data, protocol=4))
+        """File a request taken from the queue under its URL (robots.txt and sitemaps, which have
+        none, are simply forgotten once popped)."""
+        pipe = self.r.pipeline(transaction=True)
+        key = self.k(f"inflight:{self.worker}")
+        if "url" in request.meta:
+            pipe.hset(key, request.meta["url"], pickle.dumps(request.to_dict(spider=self.spider), protocol=4))
+        pipe.hdel(key, POPPING)
+        pipe.execute()
 
     def answered(self, request) -> None:
         pass  # forgotten only once its rows are on disk (rows_on_disk)
