@@ -208,7 +208,7 @@ def _block_sql(crawl_id: int, vocabulary: int | None = None) -> str:
             WHERE l.crawl_id = {cid} AND l.element = 'a' AND l.url IS NOT NULL
             GROUP BY l.source_url, l.block_index
         )
-        SELECT c.page_url, c.text, c.text_hash::VARCHAR AS text_hash,
+        SELECT c.page_url, c.block_index, c.text, c.text_hash::VARCHAR AS text_hash,
                coalesce(c.link_url, f.url) AS link_url,
                k.carriers, t.off_topic AS target_off, t.topic_label AS target_label,
                v.indices, v.weights
@@ -222,8 +222,7 @@ def _block_sql(crawl_id: int, vocabulary: int | None = None) -> str:
                           -- a link to the page itself in another form (a comment's reply link)
                           AND coalesce(tp.canonical, t.url) <> c.page_url
                           AND coalesce(tp.canonical, t.url) <> coalesce(cp.canonical, c.page_url)
-        ORDER BY c.page_url, c.block_index
-    """
+    """   # in no order: a sort of every candidate's text and vector ran out of memory at 100,000 pages
 
 
 def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
@@ -275,10 +274,12 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
             by_text = (len(b["text"].split()) >= MIN_BLOCK_WORDS and n_drift[i] >= MIN_DRIFT_WORDS
                        and known_w[i] - core_w[i] > core_w[i] and page_w[i] < 0.5 * known_w[i])
             if by_link or by_text:
-                out.append(_block_finding(b, V[i], by_link, drift_terms, model.terms, severity))
+                out.append(((b["page_url"], b["block_index"]),
+                            _block_finding(b, V[i], by_link, drift_terms, model.terms, severity)))
     if writer is not None:
         writer.flush()
-    return out
+    # in page order, as the first of a page's findings with one target is the one kept
+    return [finding for _, finding in sorted(out, key=lambda o: o[0])]
 
 
 def _block_vectors(model: SiteModel, blocks: list[dict], writer) -> sp.csr_matrix:
@@ -318,8 +319,7 @@ def main_blocks_sql(crawl_id: int, vocabulary: int | None = None) -> str:
         {topic_store.cached_join(vocabulary, 'paragraph', 'b.text_hash::VARCHAR')}
         WHERE b.crawl_id = {cid} AND b.role = 'main' AND b.word_count >= {MIN_MAIN_BLOCK_WORDS}
           AND b.text_hash NOT IN (SELECT text_hash FROM repeated)
-        ORDER BY b.page_url, b.block_index
-    """
+    """   # in no order (as _block_sql): _main_block_flags orders the few far paragraphs
 
 
 def _paragraphs(con, crawl_id: int, model: SiteModel, judged: set[str]):
@@ -399,7 +399,8 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     cutoff = min(cutoff, BLOCK_RATIO * typical)
     # only the far paragraphs' rows are cut out of their batch's matrix (one slice per row
     # of every paragraph cost seconds and held a matrix per paragraph)
-    far = [(b, x, V[i]) for b, x, V, i in candidates if x < cutoff]
+    far = sorted(((b, x, V[i]) for b, x, V, i in candidates if x < cutoff),
+                 key=lambda c: (c[0]["page_url"], c[0]["block_index"]))
     del candidates
     if far and model.site_terms is not None and model.typical_shared is not None:
         # a paragraph on the site's subject in another register (a study's methods) is not drift
