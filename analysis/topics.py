@@ -387,19 +387,23 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     # own register throughout: its paragraphs' distance from the core is the page's, judged there
     judged = {u for u, i in row_of.items() if not pages.utility[i] and not pages.off[i]
               and pages.similarity[i] >= model.cutoff}
-    sims, candidates = [], []   # candidates: (block, similarity, its batch's matrix, row)
+    sims, candidates = [], []   # candidates: (blocks, their similarities, their rows) per batch
     for batch, V in _paragraphs(con, crawl_id, model, judged):
         sim, utility, _, _ = model.score(V)
         keep = (V.getnnz(axis=1) >= MIN_DRIFT_WORDS) & ~utility
         sims.append(sim[keep])
-        candidates += [(batch[i], float(sim[i]), V, i) for i in np.flatnonzero(keep)]
-    if not candidates:
+        # the cutoff is at most BLOCK_RATIO × the typical similarity, which is at most 1: only
+        # paragraphs below BLOCK_RATIO can be far, and only they are kept until it is known
+        # (every paragraph's row and dict held gigabytes at 100,000 pages)
+        maybe = np.flatnonzero(keep & (sim < BLOCK_RATIO))
+        if maybe.size:
+            candidates.append(([batch[i] for i in maybe], sim[maybe], V[maybe]))
+    if not sims or not sum(s.size for s in sims):
         return []
     typical, cutoff = off_topic_cutoff(np.concatenate(sims))
     cutoff = min(cutoff, BLOCK_RATIO * typical)
-    # only the far paragraphs' rows are cut out of their batch's matrix (one slice per row
-    # of every paragraph cost seconds and held a matrix per paragraph)
-    far = sorted(((b, x, V[i]) for b, x, V, i in candidates if x < cutoff),
+    far = sorted(((b, float(x), rows[j]) for blocks, xs, rows in candidates
+                  for j, (b, x) in enumerate(zip(blocks, xs)) if x < cutoff),
                  key=lambda c: (c[0]["page_url"], c[0]["block_index"]))
     del candidates
     if far and model.site_terms is not None and model.typical_shared is not None:
