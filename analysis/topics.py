@@ -251,16 +251,16 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
                 for r in batch if pagetypes.is_listing(r) and (r["main_words"] or 0) < model.min_words}
     out = []
     writer = topic_store.VectorWriter(con, model.vocabulary, "block") if model.vocabulary else None
-    for batch in store.iter_batches(con, _block_sql(crawl_id, model.vocabulary), size=BATCH):
+    cur = con.cursor()   # Arrow batches: a block's stored vector never becomes Python lists
+    for rb in cur.sql(_block_sql(crawl_id, model.vocabulary)).to_arrow_reader(BATCH):
         # a block repeated on every page (a sidebar) is read once per batch, and a block of
         # last week's is not vectorised again
         distinct: dict[str, int] = {}
-        inverse = [distinct.setdefault(b["text_hash"], len(distinct)) for b in batch]
-        firsts = [None] * len(distinct)
-        for b, i in zip(batch, inverse):
-            firsts[i] = firsts[i] or b
-        V = _block_vectors(model, firsts, writer)
+        inverse = [distinct.setdefault(h, len(distinct)) for h in rb.column("text_hash").to_pylist()]
+        _, firsts = np.unique(np.array(inverse), return_index=True)   # the first row of each
+        V = _block_vectors(model, rb.take(pa.array(firsts)), writer)
         V = sp.csr_matrix(V @ keep)[inverse]
+        batch = rb.drop_columns(["indices", "weights"]).to_pylist()
         core_w = np.asarray(V @ affinity).ravel()
         known_w = np.asarray(V.sum(axis=1)).ravel()
         n_drift = np.asarray((V > 0).astype(np.float32) @ drift_terms.astype(np.float32)).ravel()
@@ -276,28 +276,29 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
             if by_link or by_text:
                 out.append(((b["page_url"], b["block_index"]),
                             _block_finding(b, V[i], by_link, drift_terms, model.terms, severity)))
+    cur.close()
     if writer is not None:
         writer.flush()
     # in page order, as the first of a page's findings with one target is the one kept
     return [finding for _, finding in sorted(out, key=lambda o: o[0])]
 
 
-def _block_vectors(model: SiteModel, blocks: list[dict], writer) -> sp.csr_matrix:
+def _block_vectors(model: SiteModel, blocks: pa.RecordBatch, writer) -> sp.csr_matrix:
     """TF-IDF rows of these blocks, read where stored, else computed (and stored)."""
-    stored = [i for i, b in enumerate(blocks) if b["indices"] is not None]
-    fresh = [i for i, b in enumerate(blocks) if b["indices"] is None]
-    V = sp.csr_matrix((len(blocks), model.terms.size), dtype=np.float32)
-    if stored:
-        V = _put_rows(V, np.array(stored), sp.csr_matrix(
-            (np.concatenate([blocks[i]["weights"] for i in stored]).astype(np.float32),
-             np.concatenate([blocks[i]["indices"] for i in stored]).astype(np.int32),
-             np.cumsum([0] + [len(blocks[i]["indices"]) for i in stored])),
-            shape=(len(stored), model.terms.size)))
-    if fresh:
-        computed = model.vectorizer.transform([strip_read_more(blocks[i]["text"]) for i in fresh])
-        V = _put_rows(V, np.array(fresh), computed)
+    n_terms = model.terms.size
+    stored = blocks.column("indices").is_valid().to_numpy(zero_copy_only=False)
+    V = sp.csr_matrix((blocks.num_rows, n_terms), dtype=np.float32)
+    if stored.any():
+        index = np.flatnonzero(stored)
+        part = blocks.take(pa.array(index))
+        V = _put_rows(V, index, topic_store.rows_of(part.column("indices"), part.column("weights"), n_terms))
+    fresh = np.flatnonzero(~stored)
+    if fresh.size:
+        texts = blocks.column("text").take(pa.array(fresh)).to_pylist()
+        computed = model.vectorizer.transform([strip_read_more(t) for t in texts])
+        V = _put_rows(V, fresh, computed)
         if writer is not None:
-            writer.add([blocks[i]["text_hash"] for i in fresh], computed)
+            writer.add(blocks.column("text_hash").take(pa.array(fresh)).to_pylist(), computed)
     return V
 
 
