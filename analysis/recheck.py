@@ -154,7 +154,7 @@ def _fetch_and_check(con, crawl_id: int, url: str, hosts: list[str], site: str, 
     try:
         opts = replace(options, urls=[url], site=site, max_depth=1, resume=False, db=str(db),
                        max_pages=1 + links + EXTRA_PAGES, quiet=True)
-        result = run_crawl(tcon, str(db), opts, site_hosts=hosts)
+        result = run_crawl(tcon, str(db), opts, site_hosts=hosts, sitemaps=False)
         tid = result.crawl_id
         row = tcon.execute("SELECT status, outcome, error FROM responses WHERE crawl_id = ? AND url = ? "
                            "AND purpose = 'crawl'", [tid, url]).fetchone()

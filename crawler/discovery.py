@@ -43,6 +43,9 @@ class DiscoveryMixin:
 
     def parse_robots(self, response):
         sitemaps = []
+        if not self.ctx.sitemaps:
+            yield DoneItem(response.meta["url"])
+            return
         if response.status == 200:
             sitemaps = [m.decode("utf-8", "replace") for m in SITEMAP_LINE.findall(response.body[:ROBOTS_MAX_BYTES])]
         sitemaps.append(response.meta["base"] + "/sitemap.xml")

@@ -89,11 +89,14 @@ def _resume_target(con, db_path: str, options: Options) -> tuple[dict, bool]:
     return info, trusted
 
 
-def run_crawl(con, db_path: str, options: Options, site_hosts: list[str] | None = None) -> CrawlResult:
+def run_crawl(con, db_path: str, options: Options, site_hosts: list[str] | None = None,
+              sitemaps: bool = True) -> CrawlResult:
     """Crawl the site of options.urls into the database; returns how it ended.
 
     site_hosts overrides the site's hosts (default: the start URLs' hosts), e.g. for `recheck`,
     which starts from one page but must treat the stored site's hosts as its own.
+    sitemaps=False reads robots.txt but not the sitemaps it names (`recheck` fetches one page
+    and its links: the sitemaps' pages would only take its page budget).
     With options.resume, the site's interrupted (or partial) crawl continues with its own start
     URLs and hosts, whatever the command line gives."""
     shared = None
@@ -125,7 +128,7 @@ def run_crawl(con, db_path: str, options: Options, site_hosts: list[str] | None 
     writer = store.BatchWriter(con, crawl_id=crawl_id)
     ctx = CrawlContext(
         crawl_id=crawl_id, options=options, start_urls=urls, site_hosts=frozenset(hosts),
-        con=con, writer=writer, resumed=resumed, rebuild=rebuild, shared_state=shared,
+        con=con, writer=writer, resumed=resumed, rebuild=rebuild, shared_state=shared, sitemaps=sitemaps,
         cached={} if options.no_external else crawlstate.fresh_external_checks(
             con, options.links.external_cache_days),
     )

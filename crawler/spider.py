@@ -55,6 +55,7 @@ class CrawlContext:
     shared_state: Any = None                  # RedisState when crawling with several workers
     fatal: Exception | None = None            # a write failed (disk full): the crawl stops
     site_down: dict | None = None             # the site stopped answering: {error, count, since}
+    sitemaps: bool = True                     # read the sitemaps robots.txt names (recheck: no)
 
 
 class AuditSpider(DiscoveryMixin, scrapy.Spider):

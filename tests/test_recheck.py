@@ -181,3 +181,34 @@ def test_recheck_bad_input_is_one_line(crawled_site, tmp_path):
     assert not_url.returncode == 2 and "full http(s) URL" in not_url.stderr
     gone = run_cli("recheck", server.url("blog", "/posts/deleted"), "--db", str(db), "--site", "physio")
     assert gone.returncode == 2 and "answered 404" in gone.stderr, gone.stderr
+
+
+def test_recheck_fetches_the_page_and_its_links_not_the_sitemaps_pages(tmp_path):
+    """A sitemap of many pages the rechecked page does not link to: the recheck fetches the
+    page and what it links to, no sitemap and none of the sitemap's other pages (they took its
+    page budget, and the recheck then said some linked pages were not fetched)."""
+    extra = [f"/listed/{i}" for i in range(80)]
+    sitemap = ("<?xml version='1.0' encoding='UTF-8'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+               + "".join(f"<url><loc>{{{{host:www}}}}{p}</loc></url>" for p in extra) + "</urlset>")
+
+    def page(path):
+        links = "".join(f"<a href='/linked/{i}'>Linked {i}</a> " for i in range(3)) if path == "/" else ""
+        return Route.html(f"<!DOCTYPE html><html lang='en'><head><title>Page {path}</title></head><body>"
+                          f"<main><h1>Page {path}</h1><p>{para('home')}</p><p>{links}</p></main></body></html>")
+
+    spec = {"www": HostSpec(routes={
+        "/robots.txt": Route.text("User-agent: *\nAllow: /\nSitemap: {{host:www}}/sitemap.xml\n"),
+        "/sitemap.xml": Route(body=sitemap, content_type="application/xml"),
+        "/*": lambda info: page(info.path)})}
+    db = tmp_path / "site.duckdb"
+    with SiteServer(spec) as server:
+        crawl = run_cli("crawl", server.url("www"), "--db", str(db), "--no-external", "-q")
+        assert crawl.returncode == 0, crawl.stdout + crawl.stderr
+        assert server.count(path="/listed/5") == 1      # the crawl read the sitemap
+        server.clear_requests()
+        result = run_cli("recheck", server.url("www"), "--db", str(db), env=WIDE)
+        assert result.returncode == 0, result.stdout + result.stderr
+        paths = {r.path for r in server.requests}
+    assert {"/", "/linked/0", "/linked/1", "/linked/2"} <= paths
+    assert not {p for p in paths if p.startswith("/listed/") or p == "/sitemap.xml"}, sorted(paths)
+    assert "page limit" not in result.stdout
