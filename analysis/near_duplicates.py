@@ -112,11 +112,16 @@ def candidate_pairs(signatures: np.ndarray, threshold: float, recall: float = 0.
             same = sorted_key[:-d] == sorted_key[d:]
             if not same.any():
                 break
-            found.append(np.stack([order[:-d][same], order[d:][same]], axis=1))
+            a, b = order[:-d][same], order[d:][same]
+            # one int64 per pair, i * n + j, sorts in (i, j) order (np.unique(axis=0) of the
+            # pairs sorted them as opaque records: 8 s for 100,000 pages)
+            found.append(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.sort(np.concatenate(found), axis=1).astype(np.int64)
-    return np.unique(pairs, axis=0)
+    keys = np.concatenate(found)
+    keys.sort()
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    return np.stack([keys // n, keys % n], axis=1)
 
 
 def estimated_similarity(signatures: np.ndarray, pairs: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@ content, canonicals, noindex, image alt text, session-id duplicate URLs, crawler
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterable, Iterator
 
@@ -79,14 +80,20 @@ def is_blank(text: str | None) -> bool:
 
 
 def canonical_elsewhere(url: str, canonical: str | None) -> str | None:
-    """The canonical URL when it names another page than url; None when absent, self or unusable."""
-    if is_blank(canonical):
-        return None
+    """The canonical URL when it names another page than url (a crawled, normalised URL); None
+    when absent, self or unusable."""
+    if canonical == url or is_blank(canonical):
+        return None         # most pages name themselves, as stored: nothing to parse
+    target = _normalized(canonical)
+    return canonical if target is not None and target != url else None
+
+
+@functools.lru_cache(maxsize=4096)   # each page's canonical is asked about three times in a row
+def _normalized(url: str) -> str | None:
     try:
-        target = normalize(canonical)
+        return normalize(url)
     except ValueError:
         return None         # search engines ignore a canonical they cannot parse
-    return canonical if target != url else None
 
 
 def not_indexable_reason(page: dict) -> str | None:

@@ -92,48 +92,47 @@ def _blocks_hash_sql(cid: int) -> str:
 def ensure_main_texts(con, crawl_id: int) -> None:
     """Build the crawl's main_texts rows unless they are there, one per URL.
 
-    A page whose main blocks (and lang) are those it had in the site's previous finished crawl
-    gets that crawl's row copied (blocks_hash says so); the others are built one INSERT per
-    SLICE_PAGES pages, so no statement holds more than a slice's texts (string_agg over every
-    page of a large crawl at once held gigabytes). The repeated-blocks set is read once."""
+    Each page's main blocks hash to blocks_hash; a text another crawl (or another page) already
+    has in main_text_bodies is not built or written again, so a weekly rerun writes only its
+    changed pages' texts. The missing ones are built one INSERT per SLICE_PAGES pages, so no
+    statement holds more than a slice's texts (string_agg over every page of a large crawl at
+    once held gigabytes). The crawl's main_text_pages rows are written last, in one statement:
+    a build killed half-way leaves none, and its bodies are reused by the next one."""
     cid = int(crawl_id)
     built, pages = con.execute(
-        "SELECT (SELECT count(*) FROM main_texts WHERE crawl_id = $1), "
+        "SELECT (SELECT count(*) FROM main_text_pages WHERE crawl_id = $1), "
         "(SELECT count(DISTINCT url) FROM pages WHERE crawl_id = $1)", [cid]).fetchone()
     if built and built == pages:
         return
-    if built:   # a build that was killed half-way: its slices are rebuilt, never read as whole
-        con.execute("DELETE FROM main_texts WHERE crawl_id = ?", [cid])
+    if built:   # rows of an older build (a resumed crawl's pages changed since): built again
+        con.execute("DELETE FROM main_text_pages WHERE crawl_id = ?", [cid])
     repeated = [h for (h,) in con.execute(repeated_blocks_sql(cid)).fetchall()]
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _main_pages AS
         SELECT p.url, p.lang, coalesce(h.blocks_hash, 0) AS blocks_hash
         FROM (SELECT url, any_value(lang) AS lang FROM pages WHERE crawl_id = {cid} GROUP BY url) p
         LEFT JOIN ({_blocks_hash_sql(cid)}) h USING (url)""", [repeated])
-    con.execute(f"""
-        INSERT INTO main_texts
-        SELECT {cid}, m.url, m.lang, m.text, m.words, m.content_hash, m.prose, m.prose_words,
-               m.prose_hash, m.full_text, m.full_words, m.full_hash, m.blocks_hash
-        FROM main_texts m JOIN _main_pages n
-          ON n.url = m.url AND n.blocks_hash = m.blocks_hash AND n.lang IS NOT DISTINCT FROM m.lang
-        WHERE m.crawl_id = (SELECT max(p.crawl_id) FROM crawls p JOIN crawls c ON p.site = c.site
-                            WHERE c.crawl_id = {cid} AND p.crawl_id < c.crawl_id
-                              AND p.status = 'finished')""")
-    con.execute(f"DELETE FROM _main_pages WHERE url IN (SELECT url FROM main_texts WHERE crawl_id = {cid})")
+    # one page per text not stored yet: its blocks are what the text is built from
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _main_todo AS
+        SELECT min(url) AS url, blocks_hash FROM _main_pages
+        WHERE blocks_hash NOT IN (SELECT blocks_hash FROM main_text_bodies)
+        GROUP BY blocks_hash""")
     bounds = [u for (u,) in con.execute(
-        "SELECT url FROM (SELECT url, row_number() OVER (ORDER BY url) AS n FROM _main_pages) "
+        "SELECT url FROM (SELECT url, row_number() OVER (ORDER BY url) AS n FROM _main_todo) "
         "WHERE n % ? = 1 ORDER BY url", [SLICE_PAGES]).fetchall()]
     for lo, hi in zip(bounds, bounds[1:] + [None]):
         params, last = ([lo], True) if hi is None else ([lo, hi], False)
         con.execute(f"""
-            INSERT INTO main_texts
-            WITH b AS (
+            INSERT INTO main_text_bodies
+            WITH t AS (SELECT * FROM _main_todo WHERE {_in_slice("url", last)}),
+            b AS (
                 SELECT page_url, block_index, text, word_count,
                        text_hash IN (SELECT unnest(?::BIGINT[])) AS repeated,
                        {PROSE_BLOCKS} AS prose
                 FROM blocks
                 WHERE crawl_id = {cid} AND role = 'main' AND {_in_slice("page_url", last)}
-                  AND page_url IN (SELECT url FROM _main_pages)
+                  AND page_url IN (SELECT url FROM t)
             ),
             g AS (
                 SELECT page_url,
@@ -145,14 +144,15 @@ def ensure_main_texts(con, crawl_id: int) -> None:
                        sum(word_count) AS full_words
                 FROM b GROUP BY page_url
             )
-            SELECT {cid}, p.url, p.lang,
+            SELECT t.blocks_hash,
                    coalesce(g.text, ''), coalesce(g.words, 0), md5(coalesce(g.text, '')),
                    coalesce(g.prose, ''), coalesce(g.prose_words, 0), md5(coalesce(g.prose, '')),
-                   g.full_text, coalesce(g.full_words, 0), md5(g.full_text), p.blocks_hash
-            FROM (SELECT * FROM _main_pages WHERE {_in_slice("url", last)}) p
-            LEFT JOIN g ON g.page_url = p.url
-        """, [repeated] + params + params)
+                   g.full_text, coalesce(g.full_words, 0), md5(g.full_text)
+            FROM t LEFT JOIN g ON g.page_url = t.url
+        """, params + [repeated] + params)
+    con.execute(f"INSERT INTO main_text_pages SELECT {cid}, url, lang, blocks_hash FROM _main_pages")
     con.execute("DROP TABLE _main_pages")
+    con.execute("DROP TABLE _main_todo")
 
 
 def _in_slice(column: str, last: bool) -> str:

@@ -226,11 +226,20 @@ CREATE TABLE IF NOT EXISTS topic_vectors (
 
 -- main_texts: each parsed page's own text, as every analysis reads it (crawler/relations.py
 -- builds it from blocks, a slice of pages at a time, before the first analysis of the crawl
--- reads it; store.finish_crawl drops a crawl's rows, so a resumed crawl's are rebuilt).
-CREATE TABLE IF NOT EXISTS main_texts (
+-- reads it; store.finish_crawl drops a crawl's rows, so a resumed crawl's are rebuilt). A view:
+-- main_text_pages says which text each page of a crawl has (blocks_hash), main_text_bodies
+-- holds each text once, shared by every crawl whose page has it, so a weekly rerun whose
+-- pages are 95% unchanged writes 5% of the texts, not a copy of all of them.
+CREATE TABLE IF NOT EXISTS main_text_pages (
     crawl_id     INTEGER NOT NULL,
     url          VARCHAR NOT NULL,
     lang         VARCHAR,                -- pages.lang
+    blocks_hash  UBIGINT NOT NULL        -- hash of the page's main blocks: its main_text_bodies row
+);
+
+CREATE TABLE IF NOT EXISTS main_text_bodies (
+    blocks_hash  UBIGINT NOT NULL,       -- hash of the main blocks the row was built from (place,
+                                         -- text, words, repeated on 3+ pages, prose): one row each
     text         VARCHAR NOT NULL,       -- main blocks in order, minus blocks repeated on 3+ pages
     words        INTEGER NOT NULL,
     content_hash VARCHAR NOT NULL,       -- md5(text)
@@ -239,9 +248,15 @@ CREATE TABLE IF NOT EXISTS main_texts (
     prose_hash   VARCHAR NOT NULL,       -- md5(prose)
     full_text    VARCHAR,                -- every main block, repeats included; NULL: the page has none
     full_words   INTEGER NOT NULL,
-    full_hash    VARCHAR,                -- md5(full_text)
-    blocks_hash  UBIGINT                 -- hash of the page's main blocks as the row was built from them
+    full_hash    VARCHAR                 -- md5(full_text)
 );
+
+-- (schema 3 stored main_texts as a table with every text copied per crawl: store._apply_schema
+-- drops such a table before this view is made; its rows are rebuilt on demand.)
+CREATE OR REPLACE VIEW main_texts AS
+SELECT p.crawl_id, p.url, p.lang, b.text, b.words, b.content_hash, b.prose, b.prose_words,
+       b.prose_hash, b.full_text, b.full_words, b.full_hash, p.blocks_hash
+FROM main_text_pages p JOIN main_text_bodies b USING (blocks_hash);
 
 -- page_facts: the on-page analysis' verdict on each parsed page (analysis/onpage.py), read by
 -- every check that concerns indexed pages only (relations.indexable_sql).
@@ -267,10 +282,10 @@ CREATE TABLE IF NOT EXISTS page_signatures (
 -- (CREATE TABLE IF NOT EXISTS leaves an existing table as it was.)
 -- 2: flags.anchor_text and flags.block_text; crawls.pid, hostname and heartbeat_at.
 -- 3: page_facts and main_texts (new tables); responses.outcome too_large and not_fetched (store.UPGRADE_ROWS);
---    later main_texts.blocks_hash (a NULL one is never copied, so older rows are rebuilt once).
+-- 4: main_texts a view over main_text_pages and main_text_bodies (store._apply_schema drops the
+--    old table first).
 ALTER TABLE flags ADD COLUMN IF NOT EXISTS anchor_text VARCHAR;
 ALTER TABLE flags ADD COLUMN IF NOT EXISTS block_text VARCHAR;
 ALTER TABLE crawls ADD COLUMN IF NOT EXISTS pid INTEGER;
 ALTER TABLE crawls ADD COLUMN IF NOT EXISTS hostname VARCHAR;
 ALTER TABLE crawls ADD COLUMN IF NOT EXISTS heartbeat_at TIMESTAMP;
-ALTER TABLE main_texts ADD COLUMN IF NOT EXISTS blocks_hash UBIGINT;

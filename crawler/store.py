@@ -20,8 +20,8 @@ import pyarrow as pa
 
 from crawler.errors import AuditError, StoreError
 
-SCHEMA_VERSION = "3"
-UPGRADABLE = {"1", "2"}     # versions schema.sql upgrades in place (its ALTER TABLE ... IF NOT EXISTS)
+SCHEMA_VERSION = "4"
+UPGRADABLE = {"1", "2", "3"}     # versions schema.sql upgrades in place (its ALTER TABLE ... IF NOT EXISTS)
 # Rows older versions wrote differently, rewritten once when such a database is opened.
 UPGRADE_ROWS = [   # before 3, cut and declined downloads were outcome 'error' with this text
     "UPDATE responses SET outcome = 'too_large' WHERE outcome = 'error' AND starts_with(error, 'too large')",
@@ -107,6 +107,9 @@ def _apply_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
                 shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
                 raise StoreError(f"{path} is a DuckDB database of another program (tables {shown}): "
                                  "pass another --db path for Content Audit's own database")
+        if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'main_texts' "
+                       "AND table_type = 'BASE TABLE'").fetchone()[0]:
+            con.execute("DROP TABLE main_texts")   # schema 3's copies: a view now, rebuilt on demand
         con.execute(ddl)
         if version in UPGRADABLE:
             for sql in UPGRADE_ROWS:
@@ -145,7 +148,14 @@ def finish_crawl(con, crawl_id: int, status: str, stats: dict[str, Any]) -> None
         "WHERE crawl_id = ?",
         [utcnow(), status, pages, json.dumps(stats, default=str), crawl_id],
     )
-    con.execute("DELETE FROM main_texts WHERE crawl_id = ?", [crawl_id])   # rebuilt from the rows
+    drop_main_texts(con, crawl_id)   # rebuilt from the rows
+
+
+def drop_main_texts(con, crawl_id: int) -> None:
+    """Forget the crawl's main texts (relations.ensure_main_texts builds them again), and the
+    texts no crawl has any more."""
+    con.execute("DELETE FROM main_text_pages WHERE crawl_id = ?", [crawl_id])
+    con.execute("DELETE FROM main_text_bodies WHERE blocks_hash NOT IN (SELECT blocks_hash FROM main_text_pages)")
 
 
 def crawl_info(con, crawl_id: int) -> dict[str, Any]:
@@ -305,10 +315,11 @@ def iter_batches(con, sql: str, params: list | None = None, size: int = 2000):
 
 # --- findings -------------------------------------------------------------------------------
 
-# The crawl's rows, and main_texts and page_signatures (derived from the texts alone, not an
-# analysis result: a half-written set is still right, so it is not kept aside).
+# The crawl's rows, and main_texts (its pages; the texts belong to no crawl) and page_signatures
+# (derived from the texts alone, not an analysis result: a half-written set is still right, so
+# it is not kept aside).
 CRAWL_TABLES = frozenset({"crawls", "responses", "pages", "blocks", "links", "sitemap_urls", "main_texts",
-                          "page_signatures"})
+                          "main_text_pages", "page_signatures"})
 
 
 @contextmanager

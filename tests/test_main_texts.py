@@ -36,7 +36,8 @@ def test_a_weekly_crawls_main_texts_are_those_of_a_build_from_scratch(con):
                        "WHERE a.crawl_id = ? AND b.crawl_id = ?", [first, second]).fetchone()[0]
     assert 0 < same < len(pages)        # some rows copied, some built
 
-    con.execute("DELETE FROM main_texts")
+    con.execute("DELETE FROM main_text_pages")
+    con.execute("DELETE FROM main_text_bodies")
     relations.ensure_main_texts(con, second)
     assert con.execute(ROWS, [second]).fetchall() == copied
     by_url = {row[0]: row for row in copied}
@@ -58,3 +59,48 @@ def test_a_block_that_becomes_furniture_changes_every_page_that_carries_it(con):
     assert shared in before[CLINIC_URL + "/about"]          # on two pages: the page's own text
     assert shared not in texts[CLINIC_URL + "/about"]       # on three: furniture, on every page
     assert shared not in texts[CLINIC_URL + "/"]
+
+
+def test_a_weekly_crawl_stores_only_its_changed_texts_and_each_text_once(con):
+    pages = site_pages()
+    first = store_crawl(con, pages)
+    relations.ensure_main_texts(con, first)
+    bodies = con.execute("SELECT count(*) FROM main_text_bodies").fetchone()[0]
+    assert bodies == len(pages)             # every page of the site has its own text
+    later = dict(pages)
+    later[CLINIC_URL + "/services/tms"] = CRYPTO
+    second = store_crawl(con, later)
+    relations.ensure_main_texts(con, second)
+    assert con.execute("SELECT count(*) FROM main_text_bodies").fetchone()[0] == bodies + 1
+    assert con.execute("SELECT count(*) FROM main_texts WHERE crawl_id = ?", [second]).fetchone()[0] == len(pages)
+    # the first crawl still reads its own text of the page that changed
+    old = con.execute("SELECT text FROM main_texts WHERE crawl_id = ? AND url = ?",
+                      [first, CLINIC_URL + "/services/tms"]).fetchone()[0]
+    assert " ".join(CRYPTO[0].split()[:5]) not in old
+
+    # a crawl finished again (resumed) forgets its texts; the ones only it had go with them
+    store.drop_main_texts(con, second)
+    assert con.execute("SELECT count(*) FROM main_texts WHERE crawl_id = ?", [second]).fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM main_text_bodies").fetchone()[0] == bodies
+
+
+def test_a_schema_3_database_gets_its_main_texts_rebuilt(tmp_path):
+    db = tmp_path / "old.duckdb"
+    con = store.open_store(db)
+    cid = store_crawl(con, site_pages())
+    relations.ensure_main_texts(con, cid)
+    expected = con.execute(ROWS, [cid]).fetchall()
+    # what schema 3 kept: a table of every page's text, copied per crawl
+    con.execute("CREATE TABLE old_texts AS SELECT * FROM main_texts")
+    con.execute("DROP VIEW main_texts")
+    con.execute("DELETE FROM main_text_pages")
+    con.execute("ALTER TABLE old_texts RENAME TO main_texts")
+    con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    con.close()
+    con = store.open_store(db)          # last week's database, opened by this version
+    try:
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (store.SCHEMA_VERSION,)
+        relations.ensure_main_texts(con, cid)
+        assert con.execute(ROWS, [cid]).fetchall() == expected
+    finally:
+        con.close()

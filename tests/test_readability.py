@@ -684,11 +684,11 @@ def test_a_page_stored_twice_is_graded_once(con):
 
 
 def test_main_texts_left_half_built_by_a_killed_analyse_are_rebuilt(con):
-    """A process killed while building a crawl's main texts leaves some slices: the next
+    """A process killed while building a crawl's main texts leaves some of them: the next
     analyse builds them all again instead of reading the part as the whole crawl."""
     cid = store_crawl(con, site_pages())
     relations.ensure_main_texts(con, cid)
     full = con.execute("SELECT count(*) FROM main_texts WHERE crawl_id = ?", [cid]).fetchone()[0]
-    con.execute("DELETE FROM main_texts WHERE crawl_id = ? AND url > ?", [cid, SITE + "/d"])
+    con.execute("DELETE FROM main_text_pages WHERE crawl_id = ? AND url > ?", [cid, SITE + "/d"])
     relations.ensure_main_texts(con, cid)
     assert con.execute("SELECT count(*) FROM main_texts WHERE crawl_id = ?", [cid]).fetchone()[0] == full == 6

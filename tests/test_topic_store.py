@@ -61,7 +61,7 @@ def test_recheck_scores_with_the_stored_model_not_the_crawl(analysed):
     before = topics.score_text(con, crawl_id, perfume, Options(), lang="en")
     assert before["off_topic"] is True
     # without the crawl's texts a refit would find nothing to model: the answer is the stored model's
-    con.execute("DELETE FROM main_texts WHERE crawl_id = ?", [crawl_id])
+    store.drop_main_texts(con, crawl_id)
     con.execute("DELETE FROM blocks WHERE crawl_id = ?", [crawl_id])
     topics._cache.clear()
     assert topics.score_text(con, crawl_id, perfume, Options(), lang="en") == before
