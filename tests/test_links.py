@@ -589,6 +589,16 @@ def test_relative_url_mistake_suggests_the_page_meant(crawl):
     assert flag["suggestion"].startswith(f"Did you mean {C}/services/ketamine-therapy?")
 
 
+def test_misspelt_link_suggests_the_page_of_the_same_folder_spelt_nearly_alike(crawl):
+    crawl.page(HOME, links_to=["/services/ketamine-theraphy"])
+    crawl.page(C + "/services/ketamine-therapy").page(C + "/services/tms-therapy")
+    crawl.page(C + "/services/ketamine-therapy-faq-for-new-patients")   # same folder, far longer
+    crawl.response(C + "/services/ketamine-theraphy", 404)
+    crawl.analyse()
+    flag = crawl.one("broken_link", C + "/services/ketamine-theraphy")
+    assert flag["suggestion"].startswith(f"Did you mean {C}/services/ketamine-therapy?")
+
+
 def test_dead_external_page_is_not_matched_to_a_site_page(crawl):
     crawl.page(HOME, links_to=[X + "/about", "http://clinic.tset/about"]).page(C + "/about")
     crawl.response(X + "/about", 404).response("http://clinic.tset/about", None, "error", "DNS lookup failed")
