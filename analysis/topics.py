@@ -8,6 +8,7 @@ from dataclasses import fields
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from crawler import relations, store
@@ -260,19 +261,22 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
         _, firsts = np.unique(np.array(inverse), return_index=True)   # the first row of each
         V = _block_vectors(model, rb.take(pa.array(firsts)), writer)
         V = sp.csr_matrix(V @ keep)[inverse]
-        batch = rb.drop_columns(["indices", "weights"]).to_pylist()
         core_w = np.asarray(V @ affinity).ravel()
         known_w = np.asarray(V.sum(axis=1)).ravel()
         n_drift = np.asarray((V > 0).astype(np.float32) @ drift_terms.astype(np.float32)).ravel()
-        host = np.array([row_of.get(b["page_url"], -1) for b in batch])
+        host = np.array([row_of.get(u, -1) for u in rb.column("page_url").to_pylist()])
         on_page = sp.diags((host >= 0).astype(np.float32)) @ pages.X[np.maximum(host, 0)]
         page_w = np.asarray(V.multiply(on_page > 0).sum(axis=1)).ravel()
-        for i, b in enumerate(batch):
+        link_off = pc.fill_null(rb.column("target_off").cast(pa.bool_()), False).to_numpy(zero_copy_only=False)
+        drifts = ((n_drift >= MIN_DRIFT_WORDS) & (known_w - core_w > core_w) & (page_w < 0.5 * known_w))
+        # only the blocks that may be flagged become Python rows (a million blocks at 100,000 pages)
+        maybe = np.flatnonzero(link_off | drifts)
+        rows = rb.drop_columns(["indices", "weights"]).take(pa.array(maybe)).to_pylist()
+        for i, b in zip(maybe, rows):
             if b["page_url"] in listings and b["link_url"] in row_of:
                 continue    # an entry of a listing, for a page judged on its own
-            by_link = bool(b["target_off"])
-            by_text = (len(b["text"].split()) >= MIN_BLOCK_WORDS and n_drift[i] >= MIN_DRIFT_WORDS
-                       and known_w[i] - core_w[i] > core_w[i] and page_w[i] < 0.5 * known_w[i])
+            by_link = bool(link_off[i])
+            by_text = bool(drifts[i]) and len(b["text"].split()) >= MIN_BLOCK_WORDS
             if by_link or by_text:
                 out.append(((b["page_url"], b["block_index"]),
                             _block_finding(b, V[i], by_link, drift_terms, model.terms, severity)))
@@ -331,13 +335,12 @@ def _paragraphs(con, crawl_id: int, model: SiteModel, judged: set[str]):
     n_terms = model.terms.size
     cur = con.cursor()
     for batch in cur.sql(main_blocks_sql(crawl_id, model.vocabulary)).to_arrow_reader(BATCH):
-        pages = batch.column("page_url").to_pylist()
-        rows = [i for i, url in enumerate(pages) if url in judged]
+        rows = [i for i, url in enumerate(batch.column("page_url").to_pylist()) if url in judged]
         if not rows:
             continue
         batch = batch.take(pa.array(rows))
         stored = batch.column("indices").is_valid().to_numpy(zero_copy_only=False)
-        prose = np.array([bool(p) for p in batch.column("prose").to_pylist()])
+        prose = pc.fill_null(batch.column("prose").cast(pa.bool_()), False).to_numpy(zero_copy_only=False).copy()
         V = sp.csr_matrix((len(rows), n_terms), dtype=np.float32)
         if stored.any():
             index = np.flatnonzero(stored)
@@ -357,9 +360,8 @@ def _paragraphs(con, crawl_id: int, model: SiteModel, judged: set[str]):
                 hashes = batch.column("text_hash").take(pa.array(fresh)).to_pylist()
                 writer.add(hashes, computed, prose[fresh].tolist())
         keep = np.flatnonzero(prose)
-        if keep.size:
-            meta = batch.select(["page_url", "block_index", "link_url"]).take(pa.array(keep)).to_pylist()
-            yield meta, V[keep]
+        if keep.size:   # Arrow rows: the caller makes Python rows of the few it keeps
+            yield batch.select(["page_url", "block_index", "link_url"]).take(pa.array(keep)), V[keep]
     cur.close()
     if writer is not None:
         writer.flush()
@@ -398,7 +400,7 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
         # (every paragraph's row and dict held gigabytes at 100,000 pages)
         maybe = np.flatnonzero(keep & (sim < BLOCK_RATIO))
         if maybe.size:
-            candidates.append(([batch[i] for i in maybe], sim[maybe], V[maybe]))
+            candidates.append((batch.take(pa.array(maybe)).to_pylist(), sim[maybe], V[maybe]))
     if not sims or not sum(s.size for s in sims):
         return []
     typical, cutoff = off_topic_cutoff(np.concatenate(sims))
@@ -480,7 +482,13 @@ def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel,
     severity = severity_for(options.severity, "topic_changed")
     out = []
     relations.ensure_main_texts(con, previous)
-    for batch in store.iter_batches(con, relations.main_text_sql(previous), size=BATCH):
+    # only the pages whose text changed: reading every page's text of last week took seconds
+    changed = f"""
+        SELECT b.* FROM ({relations.main_text_sql(previous, ordered=False)}) b
+        JOIN ({relations.main_text_sql(crawl_id, ordered=False)}) a
+          ON a.url = b.url AND a.content_hash <> b.content_hash
+        ORDER BY b.url"""
+    for batch in store.iter_batches(con, changed, size=BATCH):
         batch = [b for b in batch
                  if b["url"] in row_of and b["content_hash"] != pages.hashes[row_of[b["url"]]]
                  and skip_reason(b["text"], b["words"], b["lang"], model.site_lang,
