@@ -26,6 +26,10 @@ PAGE_COLUMNS = ["url", "status", "depth", "title", "word_count", "reading_grade"
 HTML_ROWS = 20_000
 SECTION_ROWS = 5_000
 SIMILARITY_DOTS = 1_500
+# DuckDB's share while writing the report: the sorted findings and the per-page link counts of
+# a large crawl spill to disk past it instead of growing with the site (969 MB at 100,000 pages
+# without it, 2.6x the figure at 10,000)
+REPORT_MEMORY_LIMIT = "256MB"
 
 
 def write_report(con, crawl_id: int, out: Path, options: Options) -> Path:
@@ -39,11 +43,14 @@ def write_report(con, crawl_id: int, out: Path, options: Options) -> Path:
     out = check_writable(Path(out))
     prev = store.previous_crawl(con, crawl_id)
     prev_info = store.crawl_info(con, prev) if prev is not None else None
+    con.execute(f"SET memory_limit = '{REPORT_MEMORY_LIMIT}'")
     try:
         return _write(con, info, prev_info, out, options)
     except OSError as exc:
         raise AuditError(f"cannot write the report to {out}: {exc.strerror or exc}; "
                          "pass another --out folder") from None
+    finally:
+        con.execute("RESET memory_limit")
 
 
 def check_writable(out: Path) -> Path:
