@@ -178,8 +178,9 @@ def similar_pages(con, crawl_id: int) -> dict[str, str]:
 
 # --- the analysis -------------------------------------------------------------------------------
 
-def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
-    """Write this crawl's link findings into flags; returns {kind: count} for every kind."""
+def analyse(con, crawl_id: int, options: Options, page: str | None = None) -> dict[str, int]:
+    """Write this crawl's link findings into flags; returns {kind: count} for every kind. With
+    page (a recheck of that page), only the findings on that page are written."""
     info = store.crawl_info(con, crawl_id)
     hosts = set(info["hosts"] or [])
     similar = similar_pages(con, crawl_id)
@@ -210,7 +211,7 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
 
     def flags():
         for page_url, found, anchor_text in rows():
-            if found is not None:
+            if found is not None and (page is None or page_url == page):
                 yield Finding(found["kind"], page_url, severity(found["rule"], options), found["target"],
                               found["detail"], found["suggestion"], anchor_text=anchor_text)
 

@@ -277,16 +277,19 @@ def suggestions_for(options: Options) -> dict[str, str]:
     return {**SUGGESTIONS, **options.onpage.suggestions}
 
 
-def findings(con, crawl_id: int, options: Options) -> Iterator[dict]:
-    """Every on-page finding of the crawl (without severity and suggestion), streamed."""
+def findings(con, crawl_id: int, options: Options, site_checks: bool = True) -> Iterator[dict]:
+    """Every on-page finding of the crawl (without severity and suggestion), streamed; without
+    site_checks, only those judged from a page alone (a recheck's mini-crawl is not the site)."""
     opts = options.onpage
     yield from _page_pass(con, crawl_id, opts)       # writes page_facts, read by the checks after it
-    yield from _duplicate_titles(con, crawl_id)
-    yield from _near_duplicates(con, crawl_id, opts)
+    if site_checks:
+        yield from _duplicate_titles(con, crawl_id)
+        yield from _near_duplicates(con, crawl_id, opts)
     yield from crawl_checks.noindex_files(con, crawl_id)
     yield from _missing_alt(con, crawl_id)
-    yield from crawl_checks.duplicate_urls(con, crawl_id)
-    yield from crawl_checks.crawler_traps(con, crawl_id)
+    if site_checks:
+        yield from crawl_checks.duplicate_urls(con, crawl_id)
+        yield from crawl_checks.crawler_traps(con, crawl_id)
     yield from crawl_checks.large_pages(con, crawl_id, opts)
 
 
@@ -297,8 +300,9 @@ def _with_advice(rows: Iterable[dict], options: Options) -> Iterator[dict]:
         yield {**row, "severity": severities[row["kind"]], "suggestion": suggestions[row["kind"]]}
 
 
-def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
-    """Write the crawl's on-page findings to flags; returns the count of each kind."""
+def analyse(con, crawl_id: int, options: Options, page: str | None = None) -> dict[str, int]:
+    """Write the crawl's on-page findings to flags; returns the count of each kind. With page
+    (a recheck of that page), the checks that need the whole site are left out."""
     relations.ensure_main_texts(con, crawl_id)
-    return store.write_flags(con, crawl_id, "onpage", _with_advice(findings(con, crawl_id, options), options),
-                             KINDS)
+    rows = findings(con, crawl_id, options, site_checks=page is None)
+    return store.write_flags(con, crawl_id, "onpage", _with_advice(rows, options), KINDS)

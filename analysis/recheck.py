@@ -167,7 +167,7 @@ def _fetch_and_check(con, crawl_id: int, url: str, hosts: list[str], site: str, 
         kinds: set[str] = set()
         for name in PAGE_ANALYSES:
             module = importlib.import_module(f"analysis.{name}")
-            module.analyse(tcon, tid, opts)
+            module.analyse(tcon, tid, opts, page=url)   # the page's own checks, on it alone
             kinds |= set(module.KINDS)
         kinds -= set(SITE_LEVEL)
         findings = [dict(zip(("kind", "severity", "target", "detail"), r)) for r in tcon.execute(

@@ -22,7 +22,7 @@ from analysis.topic_rules import (MAX_RATIO, UTILITY_WORDS,
                                   english_share, off_topic_cutoff, on_subject, shared_similarity,
                                   site_terms_of, skip_reason, topic_count, utility_weight,
                                   weighted_median)
-from crawler import relations
+from crawler import relations, store
 from crawler.config import TopicsOptions
 from crawler.urls import normalize
 from crawler.text import ENGLISH_MIN_SHARE, strip_read_more
@@ -151,29 +151,37 @@ def _site_language(con, main_sql: str, min_words: int) -> str | None:
 
 
 def _fit_vectorizer(con, main_sql: str, opts: TopicsOptions, site_lang: str | None):
-    """Fit TF-IDF on a deterministic sample of at most fit_sample pages.
+    """Fit TF-IDF on a deterministic sample of at most fit_sample pages, streamed: the sample's
+    texts are never all in memory at once (20,000 texts and their sort held about 200 MB).
 
     Returns (vectorizer or None, english, {url: row of the sample's matrix}, that matrix): the
     sampled pages' vectors are kept so that they are not computed twice.
     """
-    sample = con.execute(
-        f"SELECT url, text, lang FROM ({main_sql}) WHERE words >= ? "
-        f"ORDER BY md5(url), url LIMIT ?", [opts.min_words, opts.fit_sample]).fetchall()
+    picked = (f"SELECT url, text, lang FROM ({main_sql}) WHERE url IN (SELECT url FROM ({main_sql}) "
+              f"WHERE words >= ? ORDER BY md5(url), url LIMIT ?) ORDER BY md5(url), url")
     english = site_lang in (None, "en")
-    if english and sample and np.median(
-            [english_share(text) for _, text, _ in sample[:500]]) < ENGLISH_MIN_SHARE:
+    first = [text for _, text, _ in con.execute(picked + " LIMIT 500", [opts.min_words, opts.fit_sample]).fetchall()]
+    if english and first and np.median([english_share(text) for text in first]) < ENGLISH_MIN_SHARE:
         english = False
+    del first
+    params = [opts.min_words, opts.fit_sample]
     # a page in another language without a lang attribute only adds a few words to the vocabulary
-    sample = [(url, text) for url, text, lang in sample
-              if skip_reason(text, opts.min_words, lang, site_lang, False, opts.min_words) is None]
-    if not sample:
+    urls = [row["url"] for batch in store.iter_batches(con, picked, params, size=1000) for row in batch
+            if skip_reason(row["text"], opts.min_words, row["lang"], site_lang, False, opts.min_words) is None]
+    if not urls:
         return None, english, {}, None
-    vectorizer = topic_store.make_vectorizer(english, len(sample), opts.max_features)
+    kept = set(urls)
+
+    def texts():   # the same pages in the same order, read a second time
+        for batch in store.iter_batches(con, picked, params, size=1000):
+            yield from (row["text"] for row in batch if row["url"] in kept)
+
+    vectorizer = topic_store.make_vectorizer(english, len(urls), opts.max_features)
     try:
-        fitted = vectorizer.fit_transform([text for _, text in sample])
+        fitted = vectorizer.fit_transform(texts())
     except ValueError:   # no word survives: numbers and stop words only
         return None, english, {}, None
-    return vectorizer, english, {url: i for i, (url, _) in enumerate(sample)}, fitted.tocsr()
+    return vectorizer, english, {url: i for i, url in enumerate(urls)}, fitted.tocsr()
 
 
 def _vectors(vectorizer, urls: list[str], texts: list[str], fitted_rows: dict, fitted):
@@ -356,7 +364,9 @@ def _read_pages(con, crawl_id: int, opts: TopicsOptions, skipped, reuse):
     hashes = [hashes[i] for i in order]
     urls = [urls[i] for i in order]
     if parts:
-        X = sp.vstack(parts, format="csr")[order]
+        X = sp.vstack(parts, format="csr")
+        parts.clear()    # the batches' rows, stacked, and in URL order: two copies at once, not three
+        X = X[order]
         utility, computed = np.concatenate(utility)[order], np.concatenate(computed)[order]
     else:
         X = sp.csr_matrix((0, len(terms)), dtype=np.float32)
@@ -412,8 +422,10 @@ def fit_site(con, crawl_id: int, opts: TopicsOptions, skipped=None, reuse=None, 
         # register, or its whole content (a shared template) is on topic
         far_rows = judged & (similarity < MAX_RATIO * typical)
         site_terms = site_terms_of(X, hashes, judged)
-        typical_shared = weighted_median(shared_similarity(X[core_pages], site_terms, centroid),
-                                         weights[core_pages])
+        core_rows = np.flatnonzero(core_pages)   # a slice at a time: no copy of most of X
+        shared = [shared_similarity(X[core_rows[i:i + BATCH]], site_terms, centroid)
+                  for i in range(0, core_rows.size, BATCH)]
+        typical_shared = weighted_median(np.concatenate(shared), weights[core_pages])
         far_rows[far_rows] = ~on_subject(X[far_rows], site_terms, centroid, typical_shared)
         whole_sim, whole_subject, whole_words = _whole_content(
             con, crawl_id, [urls[i] for i in np.flatnonzero(far_rows)], vectorizer, centroid,
@@ -456,7 +468,7 @@ def _whole_content(con, crawl_id: int, urls: list[str], vectorizer, centroid: np
     if not urls:
         return np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
     rows = {url: (text, words) for url, text, words in con.execute(
-        f"SELECT url, text, words FROM ({relations.main_text_sql(crawl_id, 'full')}) "
+        f"SELECT url, text, words FROM ({relations.main_text_sql(crawl_id, 'full', ordered=False)}) "
         "WHERE url IN (SELECT unnest(?::VARCHAR[]))", [urls]).fetchall()}
     X = vectorizer.transform([strip_read_more(rows.get(u, ("", 0))[0] or "") for u in urls])
     return (np.clip(np.asarray(X @ centroid).ravel(), 0, 1),

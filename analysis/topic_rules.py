@@ -143,7 +143,9 @@ def site_terms_of(X, hashes: list[str], rows: np.ndarray) -> np.ndarray:
     _, first = np.unique(np.asarray(hashes, dtype=object).astype(str), return_index=True)
     distinct = np.zeros(X.shape[0], dtype=bool)
     distinct[first] = True
-    counts = np.asarray((X[np.flatnonzero(rows & distinct)] > 0).sum(axis=0)).ravel()
+    # (X > 0) of the rows, as a matrix sharing X's indices: no copy of the rows is made
+    used = sp.csr_matrix(((X.data > 0).astype(np.float32), X.indices, X.indptr), shape=X.shape)
+    counts = np.asarray(used.T @ (rows & distinct).astype(np.float32)).ravel()
     return counts >= 2
 
 

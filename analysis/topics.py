@@ -399,15 +399,17 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
         # paragraphs below BLOCK_RATIO can be far, and only they are kept until it is known
         # (every paragraph's row and dict held gigabytes at 100,000 pages)
         maybe = np.flatnonzero(keep & (sim < BLOCK_RATIO))
-        if maybe.size:
-            candidates.append((batch.take(pa.array(maybe)).to_pylist(), sim[maybe], V[maybe]))
+        if maybe.size:   # as Arrow rows: Python rows are made for the far ones only
+            candidates.append((batch.take(pa.array(maybe)), sim[maybe], V[maybe]))
     if not sims or not sum(s.size for s in sims):
         return []
     typical, cutoff = off_topic_cutoff(np.concatenate(sims))
     cutoff = min(cutoff, BLOCK_RATIO * typical)
-    far = sorted(((b, float(x), rows[j]) for blocks, xs, rows in candidates
-                  for j, (b, x) in enumerate(zip(blocks, xs)) if x < cutoff),
-                 key=lambda c: (c[0]["page_url"], c[0]["block_index"]))
+    far = []
+    for blocks, xs, rows in candidates:
+        index = np.flatnonzero(xs < cutoff)
+        far += [(b, float(xs[j]), rows[j]) for j, b in zip(index, blocks.take(pa.array(index)).to_pylist())]
+    far.sort(key=lambda c: (c[0]["page_url"], c[0]["block_index"]))
     del candidates
     if far and model.site_terms is not None and model.typical_shared is not None:
         # a paragraph on the site's subject in another register (a study's methods) is not drift

@@ -343,6 +343,13 @@ def test_analyse_finds_each_planted_problem_and_nothing_else(con):
     assert sum(counts.values()) == len(EXPECTED) and counts["noindex"] == 3 and counts["missing_alt"] == 1
 
 
+def test_a_recheck_leaves_out_the_checks_that_need_the_whole_site(con):
+    crawl_id = build_site(con)
+    onpage.analyse(con, crawl_id, Options(), page=f"{H}/same-a")
+    site_wide = {"duplicate_title", "near_duplicate", "duplicate_url", "crawler_trap"}
+    assert flags(con, crawl_id) == [f for f in EXPECTED if f[0] not in site_wide]
+
+
 def test_findings_say_where_to_look(con):
     crawl_id = build_site(con)
     onpage.analyse(con, crawl_id, Options())

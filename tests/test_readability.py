@@ -353,6 +353,17 @@ def test_unseen_site_hard_page_flagged_easy_and_thin_not(con):
     assert counts["long_sentence"] == len(flags_of(con, crawl_id, "long_sentence")) > 0
 
 
+def test_a_recheck_scores_the_page_alone_with_the_grade_a_whole_crawl_gives_it(con):
+    crawl_id = store_crawl(con, site_pages())
+    readability.analyse(con, crawl_id, Options())
+    whole = rows_of(con, crawl_id)[SITE + "/research"]
+    readability.analyse(con, crawl_id, Options(), page=SITE + "/research")
+    alone = rows_of(con, crawl_id)
+    assert list(alone) == [SITE + "/research"]
+    assert alone[SITE + "/research"]["reading_grade"] == whole["reading_grade"]
+    assert [url for url, *_ in flags_of(con, crawl_id, "hard_to_read")] == [SITE + "/research"]
+
+
 def test_each_grade_is_textstats_on_the_main_text_as_extracted(con):
     crawl_id = store_crawl(con, site_pages())
     readability.analyse(con, crawl_id, Options())
