@@ -336,8 +336,9 @@ def analyse(con, crawl_id: int, options: Options, page: str | None = None) -> di
     # main_texts has one row per URL (a page stored twice included): no DISTINCT ON here, it
     # held every page's text at once and ran out of memory under the cap at 100,000 pages
     main = prose_text_sql(cid, ordered=False)
+    scope: list[str] = []      # the parameter of main's own placeholder, when it has one
     if page is not None:
-        main = f"SELECT * FROM ({main}) WHERE url = '{page.replace(chr(39), chr(39) * 2)}'"
+        main, scope = f"SELECT * FROM ({main}) WHERE url = ?", [page]
     same_text = """
         p.crawl_id = ? AND p.url = m.url AND p.content_hash = m.content_hash
         AND p.lang IS NOT DISTINCT FROM m.lang AND p.scored_with = ?"""
@@ -346,9 +347,10 @@ def analyse(con, crawl_id: int, options: Options, page: str | None = None) -> di
             INSERT INTO readability BY NAME
             SELECT p.* EXCLUDE (crawl_id, reading_grade, previous_grade, reused),
                    {cid} AS crawl_id, p.{measure} AS reading_grade, TRUE AS reused
-            FROM ({main}) m JOIN readability p ON {same_text}""", [prev, key])
+            FROM ({main}) m JOIN readability p ON {same_text}""", scope + [prev, key])
     reused = con.execute("SELECT count(*) FROM readability WHERE crawl_id = ?", [cid]).fetchall()[0][0]
-    pages = con.execute("SELECT count(*) FROM pages WHERE crawl_id = ?", [cid]).fetchall()[0][0]
+    pages = 1 if page is not None else con.execute(
+        "SELECT count(*) FROM pages WHERE crawl_id = ?", [cid]).fetchall()[0][0]
     todo = f"""
         SELECT m.url, m.text, m.content_hash, m.lang FROM ({main}) m
         LEFT JOIN readability p ON {same_text}
@@ -357,7 +359,7 @@ def analyse(con, crawl_id: int, options: Options, page: str | None = None) -> di
     pool, workers = _pool(opts, pages - reused)
     try:
         tasks = ((batch[i:i + CHUNK_PAGES], opts.long_sentence_words, opts.hardest_sentences)
-                 for batch in store.iter_batches(con, todo, [prev or -1, key], size=1000)
+                 for batch in store.iter_batches(con, todo, scope + [prev or -1, key], size=1000)
                  for i in range(0, len(batch), CHUNK_PAGES))
         window = 4 * workers
         for rows in _ordered_map(pool, _score_chunk, tasks, window):

@@ -159,15 +159,17 @@ def _fit_vectorizer(con, main_sql: str, opts: TopicsOptions, site_lang: str | No
     """
     picked = (f"SELECT url, text, lang FROM ({main_sql}) WHERE url IN (SELECT url FROM ({main_sql}) "
               f"WHERE words >= ? ORDER BY md5(url), url LIMIT ?) ORDER BY md5(url), url")
-    english = site_lang in (None, "en")
-    first = [text for _, text, _ in con.execute(picked + " LIMIT 500", [opts.min_words, opts.fit_sample]).fetchall()]
-    if english and first and np.median([english_share(text) for text in first]) < ENGLISH_MIN_SHARE:
-        english = False
-    del first
     params = [opts.min_words, opts.fit_sample]
-    # a page in another language without a lang attribute only adds a few words to the vocabulary
-    urls = [row["url"] for batch in store.iter_batches(con, picked, params, size=1000) for row in batch
-            if skip_reason(row["text"], opts.min_words, row["lang"], site_lang, False, opts.min_words) is None]
+    shares: list[float] = []   # of the sample's first 500 pages: does the site read as English?
+    urls: list[str] = []
+    for batch in store.iter_batches(con, picked, params, size=1000):
+        for row in batch:
+            if len(shares) < 500:
+                shares.append(english_share(row["text"]))
+            # a page in another language without a lang attribute only adds a few words to the vocabulary
+            if skip_reason(row["text"], opts.min_words, row["lang"], site_lang, False, opts.min_words) is None:
+                urls.append(row["url"])
+    english = site_lang in (None, "en") and not (shares and np.median(shares) < ENGLISH_MIN_SHARE)
     if not urls:
         return None, english, {}, None
     kept = set(urls)

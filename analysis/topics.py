@@ -491,8 +491,8 @@ def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel,
           ON a.url = b.url AND a.content_hash <> b.content_hash
         ORDER BY b.url"""
     for batch in store.iter_batches(con, changed, size=BATCH):
-        batch = [b for b in batch
-                 if b["url"] in row_of and b["content_hash"] != pages.hashes[row_of[b["url"]]]
+        batch = [b for b in batch   # (the query keeps only the pages whose text changed)
+                 if b["url"] in row_of
                  and skip_reason(b["text"], b["words"], b["lang"], model.site_lang,
                                  model.english, opts.min_words) is None]
         if not batch:
