@@ -20,7 +20,8 @@ import textstat  # noqa: E402  (analysis.syllables first: textstat without NLTK)
 from analysis.sentences import split_sentences
 from crawler import relations, store
 from analysis.findings import kinds_of, severity_for
-from crawler.text import english_share, graded_words, reads_as_english_share
+from crawler.text import (ENGLISH_SAMPLE_WORDS, ENGLISH_WORDS, english_share, graded_words,
+                          reads_as_english_share)
 from crawler.config import Options, ReadabilityOptions
 
 KINDS = kinds_of("readability")   # kind -> default severity (analysis/findings.py)
@@ -221,6 +222,7 @@ LONG_SENTENCES_PER_PAGE = 3   # long_sentence rows per page at most: the longest
 _TOKEN = re.compile(r"\S+")
 _ALPHA_TOKEN = re.compile(r"^[\"'“‘(«]*[^\W\d_]+(?:[-'’][^\W\d_]+)*[\"'”’),.;:!?»]*$")
 PROSE_MIN_WORD_TOKENS = 0.7   # share of a sentence's tokens that are plain words in prose
+_QUOTES_AND_STOPS = "\"'“”‘’(),.;:!?«»"
 
 
 def reads_as_prose(sentence: str) -> bool:
@@ -229,9 +231,13 @@ def reads_as_prose(sentence: str) -> bool:
     tokens = _TOKEN.findall(sentence)
     if not tokens:
         return False
-    plain = sum(bool(_ALPHA_TOKEN.match(t)) for t in tokens)
-    share, _ = english_share(t.lower().strip("\"'“”‘’(),.;:!?«»") for t in tokens)
-    return plain >= PROSE_MIN_WORD_TOKENS * len(tokens) and share > 0
+    # english_share(...) > 0: one function word among the first ENGLISH_SAMPLE_WORDS tokens
+    if not any(t.lower().strip(_QUOTES_AND_STOPS) in ENGLISH_WORDS for t in tokens[:ENGLISH_SAMPLE_WORDS]):
+        return False
+    # a token of letters only is a plain word (str.isalpha: letters, which _ALPHA_TOKEN's
+    # [^\W\d_] all match); the pattern decides the rest ("don't", "(see", "well-known,")
+    plain = sum(1 for t in tokens if t.isalpha() or _ALPHA_TOKEN.match(t))
+    return plain >= PROSE_MIN_WORD_TOKENS * len(tokens)
 
 
 def long_prose_sentences(long_sentences: list[dict] | None) -> list[dict]:

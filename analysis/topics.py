@@ -257,18 +257,21 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
         # a block repeated on every page (a sidebar) is read once per batch, and a block of
         # last week's is not vectorised again
         distinct: dict[str, int] = {}
-        inverse = [distinct.setdefault(h, len(distinct)) for h in rb.column("text_hash").to_pylist()]
-        _, firsts = np.unique(np.array(inverse), return_index=True)   # the first row of each
-        V = _block_vectors(model, rb.take(pa.array(firsts)), writer)
-        V = sp.csr_matrix(V @ keep)[inverse]
-        core_w = np.asarray(V @ affinity).ravel()
-        known_w = np.asarray(V.sum(axis=1)).ravel()
-        n_drift = np.asarray((V > 0).astype(np.float32) @ drift_terms.astype(np.float32)).ravel()
-        host = np.array([row_of.get(u, -1) for u in rb.column("page_url").to_pylist()])
-        on_page = sp.diags((host >= 0).astype(np.float32)) @ pages.X[np.maximum(host, 0)]
-        page_w = np.asarray(V.multiply(on_page > 0).sum(axis=1)).ravel()
+        inverse = np.array([distinct.setdefault(h, len(distinct)) for h in rb.column("text_hash").to_pylist()])
+        _, firsts = np.unique(inverse, return_index=True)   # the first row of each
+        V = sp.csr_matrix(_block_vectors(model, rb.take(pa.array(firsts)), writer) @ keep)
+        # weights per distinct text, then per row: a repeated block is weighed once
+        core_w = np.asarray(V @ affinity).ravel()[inverse]
+        known_w = np.asarray(V.sum(axis=1)).ravel()[inverse]
+        n_drift = np.asarray((V > 0).astype(np.float32) @ drift_terms.astype(np.float32)).ravel()[inverse]
         link_off = pc.fill_null(rb.column("target_off").cast(pa.bool_()), False).to_numpy(zero_copy_only=False)
-        drifts = ((n_drift >= MIN_DRIFT_WORDS) & (known_w - core_w > core_w) & (page_w < 0.5 * known_w))
+        drifts = (n_drift >= MIN_DRIFT_WORDS) & (known_w - core_w > core_w)
+        check = np.flatnonzero(drifts)   # only these need their page's words: mostly absent from it?
+        if check.size:
+            host = np.array([row_of.get(u, -1) for u in rb.column("page_url").take(pa.array(check)).to_pylist()])
+            on_page = sp.diags((host >= 0).astype(np.float32)) @ pages.X[np.maximum(host, 0)]
+            page_w = np.asarray(V[inverse[check]].multiply(on_page > 0).sum(axis=1)).ravel()
+            drifts[check] = page_w < 0.5 * known_w[check]
         # only the blocks that may be flagged become Python rows (a million blocks at 100,000 pages)
         maybe = np.flatnonzero(link_off | drifts)
         rows = rb.drop_columns(["indices", "weights"]).take(pa.array(maybe)).to_pylist()
@@ -279,7 +282,7 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
             by_text = bool(drifts[i]) and len(b["text"].split()) >= MIN_BLOCK_WORDS
             if by_link or by_text:
                 out.append(((b["page_url"], b["block_index"]),
-                            _block_finding(b, V[i], by_link, drift_terms, model.terms, severity)))
+                            _block_finding(b, V[inverse[i]], by_link, drift_terms, model.terms, severity)))
     cur.close()
     if writer is not None:
         writer.flush()
@@ -308,19 +311,15 @@ def _block_vectors(model: SiteModel, blocks: pa.RecordBatch, writer) -> sp.csr_m
 
 def main_blocks_sql(crawl_id: int, vocabulary: int | None = None) -> str:
     """Every paragraph of main text with MIN_MAIN_BLOCK_WORDS words or more that is not site
-    furniture (those are judged by _block_flags), with the first link it holds, and its stored
-    vector and prose verdict under the vocabulary (its text only where none is stored)."""
+    furniture (those are judged by _block_flags), with its stored vector and prose verdict under
+    the vocabulary (its text only where none is stored). The first link a paragraph holds is
+    looked up for the few far ones only: every page's links took seconds."""
     cid = int(crawl_id)
     return f"""
-        WITH repeated AS ({relations.repeated_blocks_sql(cid)}),
-        firsts AS (
-            SELECT source_url AS page_url, block_index, arg_min(url, position) AS url FROM links
-            WHERE crawl_id = {cid} AND element = 'a' AND url IS NOT NULL GROUP BY ALL
-        )
-        SELECT b.page_url, b.block_index, b.text_hash::VARCHAR AS text_hash, f.url AS link_url,
+        WITH repeated AS ({relations.repeated_blocks_sql(cid)})
+        SELECT b.page_url, b.block_index, b.text_hash::VARCHAR AS text_hash,
                v.prose, v.indices, v.weights, CASE WHEN v.indices IS NULL THEN b.text END AS text
         FROM blocks b
-        LEFT JOIN firsts f USING (page_url, block_index)
         {topic_store.cached_join(vocabulary, 'paragraph', 'b.text_hash::VARCHAR')}
         WHERE b.crawl_id = {cid} AND b.role = 'main' AND b.word_count >= {MIN_MAIN_BLOCK_WORDS}
           AND b.text_hash NOT IN (SELECT text_hash FROM repeated)
@@ -361,7 +360,7 @@ def _paragraphs(con, crawl_id: int, model: SiteModel, judged: set[str]):
                 writer.add(hashes, computed, prose[fresh].tolist())
         keep = np.flatnonzero(prose)
         if keep.size:   # Arrow rows: the caller makes Python rows of the few it keeps
-            yield batch.select(["page_url", "block_index", "link_url"]).take(pa.array(keep)), V[keep]
+            yield batch.select(["page_url", "block_index"]).take(pa.array(keep)), V[keep]
     cur.close()
     if writer is not None:
         writer.flush()
@@ -392,7 +391,7 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
               and pages.similarity[i] >= model.cutoff}
     sims, candidates = [], []   # candidates: (blocks, their similarities, their rows) per batch
     for batch, V in _paragraphs(con, crawl_id, model, judged):
-        sim, utility, _, _ = model.score(V)
+        sim, utility = model.closeness(V)
         keep = (V.getnnz(axis=1) >= MIN_DRIFT_WORDS) & ~utility
         sims.append(sim[keep])
         # the cutoff is at most BLOCK_RATIO × the typical similarity, which is at most 1: only
@@ -425,8 +424,13 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     own = {(u, i): t for u, i, t in con.execute(
         "SELECT page_url, block_index, text FROM blocks WHERE crawl_id = ? AND role = 'main' "
         "AND page_url IN (SELECT unnest(?::VARCHAR[]))", [crawl_id, wanted]).fetchall()}
+    links = {(u, i): url for u, i, url in con.execute(
+        "SELECT source_url, block_index, arg_min(url, position) FROM links WHERE crawl_id = ? "
+        "AND element = 'a' AND url IS NOT NULL AND source_url IN (SELECT unnest(?::VARCHAR[])) "
+        "GROUP BY ALL", [crawl_id, wanted]).fetchall()}
     for block, _, _ in far:
         block["text"] = own[(block["page_url"], block["block_index"])]
+        block["link_url"] = links.get((block["page_url"], block["block_index"]))
     rest = model.vectorizer.transform([texts.get(b["page_url"], "").replace(b["text"], " ")
                                        for b, _, _ in far])
     to_page = np.asarray(rest.multiply(sp.vstack([v for _, _, v in far])).sum(axis=1)).ravel()
@@ -485,19 +489,25 @@ def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel,
     out = []
     relations.ensure_main_texts(con, previous)
     # only the pages whose text changed: reading every page's text of last week took seconds
+    # the text of last week is vectorised only where its vector is not stored under the model's
+    # vocabulary (a weekly rerun keeps last week's: every changed page's old vector is stored)
     changed = f"""
-        SELECT b.* FROM ({relations.main_text_sql(previous, ordered=False)}) b
+        SELECT b.url, b.words, b.lang, v.indices, v.weights,
+               CASE WHEN v.indices IS NULL THEN b.text END AS text
+        FROM ({relations.main_text_sql(previous, ordered=False)}) b
         JOIN ({relations.main_text_sql(crawl_id, ordered=False)}) a
           ON a.url = b.url AND a.content_hash <> b.content_hash
+        {topic_store.cached_join(model.vocabulary, 'page', 'b.content_hash')}
         ORDER BY b.url"""
     for batch in store.iter_batches(con, changed, size=BATCH):
-        batch = [b for b in batch   # (the query keeps only the pages whose text changed)
-                 if b["url"] in row_of
-                 and skip_reason(b["text"], b["words"], b["lang"], model.site_lang,
-                                 model.english, opts.min_words) is None]
+        # (the query keeps only the pages whose text changed); a stored vector's text was
+        # modelled under this vocabulary: only the page's own language can differ (as _read_pages)
+        batch = [b for b in batch if b["url"] in row_of and skip_reason(
+            "-" if b["indices"] is not None else b["text"], b["words"], b["lang"], model.site_lang,
+            model.english and b["indices"] is None, opts.min_words) is None]
         if not batch:
             continue
-        before = model.vectorizer.transform([b["text"] for b in batch])
+        before = _stored_or_computed(model, batch)
         rows = [row_of[b["url"]] for b in batch]
         after = pages.X[rows]
         sims = np.asarray(before.multiply(after).sum(axis=1)).ravel()
@@ -521,6 +531,21 @@ def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel,
                                "hacked, restore its previous content"),
             })
     return out
+
+
+def _stored_or_computed(model: SiteModel, rows: list[dict]) -> sp.csr_matrix:
+    """TF-IDF rows of these texts: their stored vectors (indices, weights), else transformed."""
+    n_terms = model.terms.size
+    stored = [i for i, r in enumerate(rows) if r["indices"] is not None]
+    X = sp.csr_matrix((len(rows), n_terms), dtype=np.float32)
+    if stored:
+        X = _put_rows(X, np.array(stored), topic_store.rows_of(
+            pa.array([rows[i]["indices"] for i in stored], pa.list_(pa.int32())),
+            pa.array([rows[i]["weights"] for i in stored], pa.list_(pa.float32())), n_terms))
+    fresh = [i for i, r in enumerate(rows) if r["indices"] is None]
+    if fresh:
+        X = _put_rows(X, np.array(fresh), model.vectorizer.transform([rows[i]["text"] for i in fresh]))
+    return X
 
 
 def _top_terms(a, b, terms: np.ndarray, n: int = LABEL_WORDS) -> list[str]:

@@ -390,6 +390,20 @@ def test_each_grade_is_textstats_on_the_main_text_as_extracted(con):
     assert scored == 4
 
 
+def test_the_word_caches_leave_every_textstat_score_as_it_was(monkeypatch):
+    counts = sys.modules["textstat.backend.counts._count_syllables"]
+    assert hasattr(counts.count_syllables, "textstat_cached")     # installed on import
+    texts = [scoring_text("\n".join(paragraphs)) for paragraphs in (ACADEMIC, EASY, KNEE, ARTICLE)]
+    texts += [scoring_text(t) for t in CORPUS]
+    cached = [readability.textstat_scores(t) for t in texts * 2]   # the second time from the caches
+    for name, module in list(sys.modules.items()):    # textstat's own lru_caches, as installed
+        for attr, value in list(vars(module).items()) if name.startswith("textstat") else ():
+            if hasattr(value, "textstat_cached"):
+                monkeypatch.setattr(module, attr, value.textstat_cached)
+    assert not hasattr(counts.count_syllables, "textstat_cached")
+    assert [readability.textstat_scores(t) for t in texts * 2] == cached
+
+
 def test_skipped_pages_record_why(con):
     crawl_id = store_crawl(con, {**site_pages(), SITE + "/knie": GERMAN},
                            langs={SITE + "/knie": None})

@@ -9,9 +9,9 @@ import pytest
 from test_topics import (BLOG_URL, CLINIC_URL, CRYPTO, KETAMINE_REWRITE, OFFTOPIC_POSTS, full_site_extras,
                          site_pages, site_teasers, store_crawl)
 
-from analysis import topic_store, topics
+from analysis import topic_model, topic_store, topics
 from analysis.topic_model import fit_site, stored_model
-from crawler import store
+from crawler import relations, store
 from crawler.config import Options, TopicsOptions
 
 FLAGS = "SELECT kind, page_url, target FROM flags WHERE crawl_id = ? ORDER BY ALL"
@@ -114,6 +114,51 @@ def test_the_weekly_rerun_keeps_the_vocabulary_and_reads_unchanged_vectors(con, 
     (v1,), (v2,) = con.execute("SELECT vocabulary FROM topic_models ORDER BY crawl_id").fetchall()
     assert v2 != v1
     assert con.execute(FLAGS, [second]).fetchall() == reused
+
+
+def test_each_page_of_the_weekly_rerun_keeps_its_own_vector(con, monkeypatch):
+    # stored vectors (unchanged texts) and computed ones (changed texts) are read in one batch:
+    # each page's row must be its own text's vector, whatever the order they come in (DuckDB's
+    # is unsorted; here in URL order, so that the changed pages come between unchanged ones)
+    monkeypatch.setattr(topic_store, "MIN_REUSE_PAGES", 1)
+    unsorted = topic_model._pages_sql
+    monkeypatch.setattr(topic_model, "_pages_sql", lambda *a: f"SELECT * FROM ({unsorted(*a)}) ORDER BY url")
+    pages = site_pages()
+    first = store_crawl(con, pages, site_teasers(), full_site_extras())
+    second = store_crawl(con, week_later(pages), site_teasers(), full_site_extras())
+    topics.analyse(con, first, Options())
+    relations.ensure_main_texts(con, second)
+    opts = TopicsOptions()
+    reuse = topic_store.reusable_vocabulary(con, second, first, opts)
+    assert reuse is not None
+    model, scores = fit_site(con, second, opts, reuse=reuse)
+    rows = {url: (text, h) for url, text, h in con.execute(
+        "SELECT url, text, content_hash FROM main_texts WHERE crawl_id = ?", [second]).fetchall()}
+    assert [rows[u][1] for u in scores.urls] == scores.hashes
+    expected = reuse.vectorizer.transform([rows[u][0] for u in scores.urls])
+    assert abs(scores.X - expected).max() < 1e-6
+    changed = {CLINIC_URL + "/services/ketamine", BLOG_URL + "/blog/exercise-and-mood"}
+    assert changed <= set(scores.urls) and len(scores.urls) > 10     # both kinds of row are there
+
+
+def test_a_page_turned_to_another_topic_of_the_site_is_flagged_with_the_kept_vocabulary(con, monkeypatch):
+    # its old text's vector is read from the store (not vectorised again): the finding is the
+    # one a rerun from scratch makes
+    monkeypatch.setattr(topic_store, "MIN_REUSE_PAGES", 1)
+    pages = site_pages()
+    tms = CLINIC_URL + "/services/tms"
+    first = store_crawl(con, pages, site_teasers())
+    second = store_crawl(con, {**pages, tms: OFFTOPIC_POSTS["/blog/oud-perfume-guide"]}, site_teasers())
+    topics.analyse(con, first, Options())
+    topics.analyse(con, second, Options())
+    (v1,), (v2,) = con.execute("SELECT vocabulary FROM topic_models ORDER BY crawl_id").fetchall()
+    assert v1 == v2
+    changed = "SELECT page_url, detail FROM flags WHERE crawl_id = ? AND kind = 'topic_changed'"
+    kept = con.execute(changed, [second]).fetchall()
+    assert [u for u, _ in kept] == [tms] and "words new: " in kept[0][1] and "oud" in kept[0][1]
+    monkeypatch.setattr(topic_store, "MIN_REUSE_PAGES", 10 ** 9)
+    topics.analyse(con, second, Options())
+    assert [u for u, _ in con.execute(changed, [second]).fetchall()] == [tms]
 
 
 def test_a_page_replaced_by_another_subject_gets_a_new_vocabulary(con, monkeypatch):
