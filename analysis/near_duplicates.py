@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Iterator
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from crawler import relations, store
@@ -55,6 +54,8 @@ def shingles(texts: list[str], k: int = SHINGLE_WORDS) -> tuple[np.ndarray, np.n
     if counts.sum() == 0:
         return np.zeros(0, dtype=np.uint64), counts
     words = np.array([w for ws in words_per_text for w in ws], dtype=object)
+    import pandas as pd   # here: 0.2 s to import, and a recheck (on-page of one page) never shingles
+
     hashed = pd.util.hash_array(words, categorize=True)    # siphash with a fixed key: stable
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     # window start positions: for each text, starts .. starts + count - 1

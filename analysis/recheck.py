@@ -111,11 +111,18 @@ def recheck(con, url: str, options: Options) -> int:
         raise AuditError(f"{url} is not on the hosts of site {info['site']} ({', '.join(hosts)}): "
                          "recheck a page of that site, or pass --site for another one")
     options = with_stored_analysis_options(options, info.get("options"))
+    stored = info.get("options")
+    skip_external = not options.no_external and isinstance(stored, dict) and stored.get("no_external") is True
+    if skip_external:   # like with like: its external links were not checked, so not now either
+        options = replace(options, no_external=True)
     old = [dict(zip(("kind", "severity", "target", "detail"), r)) for r in con.execute(
         "SELECT kind, severity, target, detail FROM flags WHERE crawl_id = ? AND page_url = ?",
         [crawl_id, url]).fetchall()]
     with tempfile.TemporaryDirectory(prefix="content-audit-recheck-") as tmp:
         fresh = _fetch_and_check(con, crawl_id, url, hosts, info["site"], Path(tmp), options)
+    if skip_external:
+        fresh.notes.append("links to other sites not checked: the last crawl did not check them "
+                           "(--no-external)")
     verdicts = compare(old, fresh.findings, fresh.rechecked)
     from reports.recheck import print_recheck
 

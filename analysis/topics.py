@@ -127,8 +127,10 @@ def analyse(con, crawl_id: int, options: Options) -> dict[str, int]:
         _write_labels(con, crawl_id, model, pages)
         topic_store.save_model(con, crawl_id, model, options.topics)
         flags += _page_flags(con, crawl_id, options, model)
-        flags += _block_flags(con, crawl_id, options, model, pages)
-        flags += _main_block_flags(con, crawl_id, options, model, pages)
+        # the crawl's repeated blocks (site furniture), found once for both block checks
+        repeated = [h for (h,) in con.execute(relations.repeated_blocks_sql(crawl_id)).fetchall()]
+        flags += _block_flags(con, crawl_id, options, model, pages, repeated)
+        flags += _main_block_flags(con, crawl_id, options, model, pages, repeated)
         flags += _changed_flags(con, crawl_id, options, model, pages)
     writer.flush()
     return store.write_flags(con, crawl_id, "topics", flags, KINDS)
@@ -189,15 +191,19 @@ def _page_flags(con, crawl_id: int, options: Options, model: SiteModel) -> list[
 def _block_sql(crawl_id: int, vocabulary: int | None = None) -> str:
     """Candidate blocks with the URL each links to (its teaser link, else the first link it
     holds), how many pages carry the same text, the verdict on the page it links to, and the
-    block's vector where stored under the vocabulary."""
+    block's vector where stored under the vocabulary (its text only where none is stored:
+    _block_texts reads it for the few blocks that may be flagged). Its parameter: the crawl's
+    repeated block hashes (relations.repeated_blocks_sql)."""
     cid = int(crawl_id)
     return f"""
-        WITH repeated AS ({relations.repeated_blocks_sql(cid)}),
+        WITH repeated AS (SELECT unnest(?::BIGINT[]) AS text_hash),
         candidates AS (
-            SELECT page_url, block_index, text, link_url, text_hash FROM blocks
-            WHERE crawl_id = {cid} AND word_count >= 1
-              AND (role IN ('teaser', 'aside', 'other')
-                   OR (role = 'main' AND text_hash IN (SELECT text_hash FROM repeated)))
+            SELECT b.page_url, b.block_index, b.link_url, b.text_hash, v.indices, v.weights,
+                   CASE WHEN v.indices IS NULL THEN b.text END AS text
+            FROM blocks b {topic_store.cached_join(vocabulary, 'block', 'b.text_hash::VARCHAR')}
+            WHERE b.crawl_id = {cid} AND b.word_count >= 1
+              AND (b.role IN ('teaser', 'aside', 'other')
+                   OR (b.role = 'main' AND b.text_hash IN (SELECT text_hash FROM repeated)))
         ),
         carriers AS (
             SELECT text_hash, count(DISTINCT page_url) AS carriers FROM candidates GROUP BY text_hash
@@ -212,9 +218,8 @@ def _block_sql(crawl_id: int, vocabulary: int | None = None) -> str:
         SELECT c.page_url, c.block_index, c.text, c.text_hash::VARCHAR AS text_hash,
                coalesce(c.link_url, f.url) AS link_url,
                k.carriers, t.off_topic AS target_off, t.topic_label AS target_label,
-               v.indices, v.weights
+               c.indices, c.weights
         FROM candidates c JOIN carriers k USING (text_hash)
-        {topic_store.cached_join(vocabulary, 'block', 'c.text_hash::VARCHAR')}
         LEFT JOIN first_links f USING (page_url, block_index)
         LEFT JOIN pages tp ON tp.crawl_id = {cid} AND tp.url = coalesce(c.link_url, f.url)
         LEFT JOIN pages cp ON cp.crawl_id = {cid} AND cp.url = c.page_url
@@ -227,7 +232,7 @@ def _block_sql(crawl_id: int, vocabulary: int | None = None) -> str:
 
 
 def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
-                 pages: PageScores) -> list[dict]:
+                 pages: PageScores, repeated: list[int]) -> list[dict]:
     """Teasers, sidebars and injected paragraphs that drift from both their page and the core.
 
     A block is off topic when it links to an off-topic page of the crawl, or when its own
@@ -250,10 +255,10 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     # (a teaser there to a page the crawl did not model, such as a spam site, is still judged)
     listings = {r["url"] for batch in store.iter_batches(con, pagetypes.listing_facts_sql(crawl_id))
                 for r in batch if pagetypes.is_listing(r) and (r["main_words"] or 0) < model.min_words}
-    out = []
+    maybe_rows = []      # (block, its vector, flagged by its link, drifts): the few that may be flagged
     writer = topic_store.VectorWriter(con, model.vocabulary, "block") if model.vocabulary else None
     cur = con.cursor()   # Arrow batches: a block's stored vector never becomes Python lists
-    for rb in cur.sql(_block_sql(crawl_id, model.vocabulary)).to_arrow_reader(BATCH):
+    for rb in cur.sql(_block_sql(crawl_id, model.vocabulary), params=[repeated]).to_arrow_reader(BATCH):
         # a block repeated on every page (a sidebar) is read once per batch, and a block of
         # last week's is not vectorised again
         distinct: dict[str, int] = {}
@@ -278,16 +283,33 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
         for i, b in zip(maybe, rows):
             if b["page_url"] in listings and b["link_url"] in row_of:
                 continue    # an entry of a listing, for a page judged on its own
-            by_link = bool(link_off[i])
-            by_text = bool(drifts[i]) and len(b["text"].split()) >= MIN_BLOCK_WORDS
-            if by_link or by_text:
-                out.append(((b["page_url"], b["block_index"]),
-                            _block_finding(b, V[inverse[i]], by_link, drift_terms, model.terms, severity)))
+            maybe_rows.append((b, V[inverse[i]], bool(link_off[i]), bool(drifts[i])))
     cur.close()
     if writer is not None:
         writer.flush()
+    _block_texts(con, crawl_id, [b for b, *_ in maybe_rows])
+    out = []
+    for b, vector, by_link, drifts_from_page in maybe_rows:
+        by_text = drifts_from_page and len(b["text"].split()) >= MIN_BLOCK_WORDS
+        if by_link or by_text:
+            out.append(((b["page_url"], b["block_index"]),
+                        _block_finding(b, vector, by_link, drift_terms, model.terms, severity)))
     # in page order, as the first of a page's findings with one target is the one kept
     return [finding for _, finding in sorted(out, key=lambda o: o[0])]
+
+
+def _block_texts(con, crawl_id: int, blocks: list[dict]) -> None:
+    """Each block's text, read where the block query left it out (its vector was stored)."""
+    missing = [b for b in blocks if b["text"] is None]
+    if not missing:
+        return
+    texts = {(u, i): t for u, i, t in con.execute(
+        "SELECT b.page_url, b.block_index, b.text FROM blocks b JOIN (SELECT unnest(?::VARCHAR[]) AS "
+        "page_url, unnest(?::INTEGER[]) AS block_index) w USING (page_url, block_index) "
+        "WHERE b.crawl_id = ?", [[b["page_url"] for b in missing], [b["block_index"] for b in missing],
+                                 crawl_id]).fetchall()}
+    for b in missing:
+        b["text"] = texts[(b["page_url"], b["block_index"])]
 
 
 def _block_vectors(model: SiteModel, blocks: pa.RecordBatch, writer) -> sp.csr_matrix:
@@ -313,10 +335,11 @@ def main_blocks_sql(crawl_id: int, vocabulary: int | None = None) -> str:
     """Every paragraph of main text with MIN_MAIN_BLOCK_WORDS words or more that is not site
     furniture (those are judged by _block_flags), with its stored vector and prose verdict under
     the vocabulary (its text only where none is stored). The first link a paragraph holds is
-    looked up for the few far ones only: every page's links took seconds."""
+    looked up for the few far ones only: every page's links took seconds. Its parameter: the
+    crawl's repeated block hashes (relations.repeated_blocks_sql)."""
     cid = int(crawl_id)
     return f"""
-        WITH repeated AS ({relations.repeated_blocks_sql(cid)})
+        WITH repeated AS (SELECT unnest(?::BIGINT[]) AS text_hash)
         SELECT b.page_url, b.block_index, b.text_hash::VARCHAR AS text_hash,
                v.prose, v.indices, v.weights, CASE WHEN v.indices IS NULL THEN b.text END AS text
         FROM blocks b
@@ -326,14 +349,14 @@ def main_blocks_sql(crawl_id: int, vocabulary: int | None = None) -> str:
     """   # in no order (as _block_sql): _main_block_flags orders the few far paragraphs
 
 
-def _paragraphs(con, crawl_id: int, model: SiteModel, judged: set[str]):
+def _paragraphs(con, crawl_id: int, model: SiteModel, judged: set[str], repeated: list[int]):
     """(paragraphs, their TF-IDF rows) of the judged pages' paragraphs that read as prose, a batch
     at a time; a paragraph's vector and prose verdict are read from topic_vectors where stored
     under the model's vocabulary, else computed and stored."""
     writer = topic_store.VectorWriter(con, model.vocabulary, "paragraph") if model.vocabulary else None
     n_terms = model.terms.size
     cur = con.cursor()
-    for batch in cur.sql(main_blocks_sql(crawl_id, model.vocabulary)).to_arrow_reader(BATCH):
+    for batch in cur.sql(main_blocks_sql(crawl_id, model.vocabulary), params=[repeated]).to_arrow_reader(BATCH):
         rows = [i for i, url in enumerate(batch.column("page_url").to_pylist()) if url in judged]
         if not rows:
             continue
@@ -374,7 +397,7 @@ def _put_rows(X: sp.csr_matrix, rows: np.ndarray, values: sp.csr_matrix) -> sp.c
 
 
 def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
-                      pages: PageScores) -> list[dict]:
+                      pages: PageScores, repeated: list[int]) -> list[dict]:
     """Paragraphs of main text, on a page that is itself on topic (at or above the cutoff), that
     are far from both the site's core and the rest of their page (a paragraph injected into one
     article), read as prose, are not most of their page, and are not on the site's subject.
@@ -390,7 +413,7 @@ def _main_block_flags(con, crawl_id: int, options: Options, model: SiteModel,
     judged = {u for u, i in row_of.items() if not pages.utility[i] and not pages.off[i]
               and pages.similarity[i] >= model.cutoff}
     sims, candidates = [], []   # candidates: (blocks, their similarities, their rows) per batch
-    for batch, V in _paragraphs(con, crawl_id, model, judged):
+    for batch, V in _paragraphs(con, crawl_id, model, judged, repeated):
         sim, utility = model.closeness(V)
         keep = (V.getnnz(axis=1) >= MIN_DRIFT_WORDS) & ~utility
         sims.append(sim[keep])

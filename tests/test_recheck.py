@@ -212,3 +212,32 @@ def test_recheck_fetches_the_page_and_its_links_not_the_sitemaps_pages(tmp_path)
     assert {"/", "/linked/0", "/linked/1", "/linked/2"} <= paths
     assert not {p for p in paths if p.startswith("/listed/") or p == "/sitemap.xml"}, sorted(paths)
     assert "page limit" not in result.stdout
+
+
+def test_recheck_checks_links_to_other_sites_as_the_last_crawl_did(tmp_path):
+    """A crawl made with --no-external did not check links to other sites: its recheck does not
+    either (else every such link would show up as new), and says so; a crawl that checked them
+    has them checked again."""
+    def home(info):
+        return Route.html("<!DOCTYPE html><html lang='en'><head><title>Home</title></head><body><main>"
+                          f"<h1>Home</h1><p>{para('home')}</p><p><a href='{{{{host:partner}}}}/referrals'>"
+                          "Our partner</a></p></main></body></html>")
+
+    spec = {"www": HostSpec(routes={"/*": home}),
+            "partner": HostSpec(routes={"/*": lambda info: Route.html("<h1>Gone</h1>", status=404)})}
+    with SiteServer(spec) as server:
+        for flags, checked in ((["--no-external"], False), ([], True)):
+            db = tmp_path / f"site{len(flags)}.duckdb"
+            crawl = run_cli("run", server.url("www"), "--db", str(db), "-q", "--out",
+                            str(tmp_path / f"report{len(flags)}"), *flags)
+            assert crawl.returncode == 0, crawl.stdout + crawl.stderr
+            server.clear_requests()
+            result = run_cli("recheck", server.url("www"), "--db", str(db), env=WIDE)
+            assert result.returncode == 0, result.stdout + result.stderr
+            asked = [r for r in server.requests if r.path == "/referrals"]
+            assert bool(asked) is checked, (flags, [r.path for r in server.requests])
+            broken = lines_of(result.stdout, "broken_link")
+            if checked:
+                assert broken and all("still there" in line for line in broken), result.stdout
+            else:
+                assert not broken and "links to other sites not checked" in result.stdout, result.stdout
