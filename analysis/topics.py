@@ -264,7 +264,7 @@ def _block_flags(con, crawl_id: int, options: Options, model: SiteModel,
         distinct: dict[str, int] = {}
         inverse = np.array([distinct.setdefault(h, len(distinct)) for h in rb.column("text_hash").to_pylist()])
         _, firsts = np.unique(inverse, return_index=True)   # the first row of each
-        V = sp.csr_matrix(_block_vectors(model, rb.take(pa.array(firsts)), writer) @ keep)
+        V = sp.csr_matrix(_vectors(model, rb.take(pa.array(firsts)), strip_read_more, writer) @ keep)
         # weights per distinct text, then per row: a repeated block is weighed once
         core_w = np.asarray(V @ affinity).ravel()[inverse]
         known_w = np.asarray(V.sum(axis=1)).ravel()[inverse]
@@ -312,22 +312,23 @@ def _block_texts(con, crawl_id: int, blocks: list[dict]) -> None:
         b["text"] = texts[(b["page_url"], b["block_index"])]
 
 
-def _block_vectors(model: SiteModel, blocks: pa.RecordBatch, writer) -> sp.csr_matrix:
-    """TF-IDF rows of these blocks, read where stored, else computed (and stored)."""
+def _vectors(model: SiteModel, rows: pa.RecordBatch, prepare=None, writer=None) -> sp.csr_matrix:
+    """TF-IDF rows of these texts (columns indices, weights, text; text_hash with a writer): read
+    where stored, else computed from prepare(text) (the text itself without prepare) and stored."""
     n_terms = model.terms.size
-    stored = blocks.column("indices").is_valid().to_numpy(zero_copy_only=False)
-    V = sp.csr_matrix((blocks.num_rows, n_terms), dtype=np.float32)
+    stored = rows.column("indices").is_valid().to_numpy(zero_copy_only=False)
+    V = sp.csr_matrix((rows.num_rows, n_terms), dtype=np.float32)
     if stored.any():
         index = np.flatnonzero(stored)
-        part = blocks.take(pa.array(index))
+        part = rows.take(pa.array(index))
         V = _put_rows(V, index, topic_store.rows_of(part.column("indices"), part.column("weights"), n_terms))
     fresh = np.flatnonzero(~stored)
     if fresh.size:
-        texts = blocks.column("text").take(pa.array(fresh)).to_pylist()
-        computed = model.vectorizer.transform([strip_read_more(t) for t in texts])
+        texts = rows.column("text").take(pa.array(fresh)).to_pylist()
+        computed = model.vectorizer.transform([prepare(t) for t in texts] if prepare else texts)
         V = _put_rows(V, fresh, computed)
         if writer is not None:
-            writer.add(blocks.column("text_hash").take(pa.array(fresh)).to_pylist(), computed)
+            writer.add(rows.column("text_hash").take(pa.array(fresh)).to_pylist(), computed)
     return V
 
 
@@ -522,15 +523,20 @@ def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel,
           ON a.url = b.url AND a.content_hash <> b.content_hash
         {topic_store.cached_join(model.vocabulary, 'page', 'b.content_hash')}
         ORDER BY b.url"""
-    for batch in store.iter_batches(con, changed, size=BATCH):
+    cur = con.cursor()
+    for rb in cur.sql(changed).to_arrow_reader(BATCH):
         # (the query keeps only the pages whose text changed); a stored vector's text was
         # modelled under this vocabulary: only the page's own language can differ (as _read_pages)
-        batch = [b for b in batch if b["url"] in row_of and skip_reason(
-            "-" if b["indices"] is not None else b["text"], b["words"], b["lang"], model.site_lang,
-            model.english and b["indices"] is None, opts.min_words) is None]
-        if not batch:
+        stored = rb.column("indices").is_valid().to_pylist()
+        keep = [i for i, b in enumerate(rb.select(["url", "words", "lang", "text"]).to_pylist())
+                if b["url"] in row_of and skip_reason(
+                    "-" if stored[i] else b["text"], b["words"], b["lang"], model.site_lang,
+                    model.english and not stored[i], opts.min_words) is None]
+        if not keep:
             continue
-        before = _stored_or_computed(model, batch)
+        rb = rb.take(pa.array(keep))
+        before = _vectors(model, rb)
+        batch = rb.select(["url"]).to_pylist()
         rows = [row_of[b["url"]] for b in batch]
         after = pages.X[rows]
         sims = np.asarray(before.multiply(after).sum(axis=1)).ravel()
@@ -553,22 +559,8 @@ def _changed_flags(con, crawl_id: int, options: Options, model: SiteModel,
                 "suggestion": ("Check that the change was meant; if the page was replaced or "
                                "hacked, restore its previous content"),
             })
+    cur.close()
     return out
-
-
-def _stored_or_computed(model: SiteModel, rows: list[dict]) -> sp.csr_matrix:
-    """TF-IDF rows of these texts: their stored vectors (indices, weights), else transformed."""
-    n_terms = model.terms.size
-    stored = [i for i, r in enumerate(rows) if r["indices"] is not None]
-    X = sp.csr_matrix((len(rows), n_terms), dtype=np.float32)
-    if stored:
-        X = _put_rows(X, np.array(stored), topic_store.rows_of(
-            pa.array([rows[i]["indices"] for i in stored], pa.list_(pa.int32())),
-            pa.array([rows[i]["weights"] for i in stored], pa.list_(pa.float32())), n_terms))
-    fresh = [i for i, r in enumerate(rows) if r["indices"] is None]
-    if fresh:
-        X = _put_rows(X, np.array(fresh), model.vectorizer.transform([rows[i]["text"] for i in fresh]))
-    return X
 
 
 def _top_terms(a, b, terms: np.ndarray, n: int = LABEL_WORDS) -> list[str]:
